@@ -1,0 +1,1 @@
+"""emoctl.adapters: one module per backbone family."""

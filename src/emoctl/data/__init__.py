@@ -1,0 +1,1 @@
+"""emoctl.data (under construction)."""
