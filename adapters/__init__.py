@@ -1,1 +1,31 @@
-"""emoctl.adapters: one module per backbone family."""
+"""emoctl.adapters: one module per backbone family, plus the registry that picks one for a model.
+
+Built-in: ``lam`` (:class:`LAMAdapter`). Third-party adapters register through
+:func:`register_adapter` or the ``emoctl.adapters`` entry-point group.
+"""
+
+from emoctl.adapters.base import Adapter, EmotionInjector, HookHandle
+from emoctl.adapters.lam import LAMAdapter
+from emoctl.adapters.registry import (
+    ENTRY_POINT_GROUP,
+    available_adapters,
+    find_adapter,
+    get_adapter,
+    register_adapter,
+    unregister_adapter,
+)
+
+register_adapter(LAMAdapter)
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Adapter",
+    "EmotionInjector",
+    "HookHandle",
+    "LAMAdapter",
+    "available_adapters",
+    "find_adapter",
+    "get_adapter",
+    "register_adapter",
+    "unregister_adapter",
+]

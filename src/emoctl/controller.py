@@ -1,0 +1,225 @@
+"""The controller that attaches emotion modulators to a backbone: ``wrap``, ``unwrap``,
+``EmotionController``.
+
+The active emotion lives in a :class:`contextvars.ContextVar`, so each thread and each asyncio
+task sees only the emotion it set (``with ctl.emotion(...)``). Outside any ``emotion()`` block the
+controller applies its default emotion (neutral unless changed): a wrapped backbone is an
+emotion-controlled backbone. ``with ctl.disabled():`` gives back exactly the original model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
+
+import torch
+from torch import nn
+
+from emoctl.adapters import Adapter, HookHandle, find_adapter, get_adapter
+from emoctl.emotions import EmotionLabel
+from emoctl.errors import AlreadyWrappedError, NotWrappedError
+from emoctl.geometry import pack_expression_jaw, unpack_expression_jaw
+from emoctl.modulators import EmotionModulators, ModulatorConfig
+
+_ATTR = "_emoctl_controller"
+_DISABLED = object()
+
+
+class EmotionController(EmotionModulators):
+    """Emotion modulators attached to a backbone through an adapter's hooks.
+
+    Made by :func:`wrap`. It is an ``nn.Module`` whose parameters and ``state_dict`` are the added
+    modules only; the backbone is referenced, not owned.
+    """
+
+    def __init__(self, model: nn.Module, adapter: Adapter, config: ModulatorConfig):
+        super().__init__(config)
+        self.__dict__["_model"] = model  # a reference, not a submodule: keeps state_dicts apart
+        self.__dict__["_adapter"] = adapter
+        self._state: ContextVar = ContextVar(f"emoctl-emotion-{id(self)}", default=None)
+        self._default: EmotionLabel = self.parse(self.vocabulary.neutral)
+        self._handles: list[HookHandle] = []
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def model(self) -> nn.Module:
+        """The wrapped backbone."""
+        return self.__dict__["_model"]
+
+    @property
+    def adapter(self) -> Adapter:
+        return self.__dict__["_adapter"]
+
+    @property
+    def appearance_mode(self) -> str:
+        return self.config.appearance_mode
+
+    @property
+    def attached(self) -> bool:
+        return bool(self._handles)
+
+    @contextlib.contextmanager
+    def emotion(self, label) -> Iterator[EmotionLabel]:
+        """Use ``label`` for every backbone call inside the block (this thread / task only).
+
+        ``label``: a name, an id, a ``{name: weight}`` mixture, ``emoctl.Emotion``,
+        ``emoctl.interpolate(...)``, one label per sample (list or int tensor ``[B]``), weights
+        ``[B, K]`` or a per-frame curve ``[B, T, K]`` (per frame on the geometry path; averaged
+        over time on the appearance path, which builds one avatar per sample). Parsed on entry, so
+        a bad label fails here.
+        """
+        parsed = self.parse(label)
+        token = self._state.set(parsed)
+        try:
+            yield parsed
+        finally:
+            self._state.reset(token)
+
+    @contextlib.contextmanager
+    def disabled(self) -> Iterator[None]:
+        """Inside the block the backbone runs exactly as if it were not wrapped."""
+        token = self._state.set(_DISABLED)
+        try:
+            yield
+        finally:
+            self._state.reset(token)
+
+    @property
+    def default_emotion(self) -> EmotionLabel:
+        """The emotion applied outside any ``emotion()`` block (initially neutral)."""
+        return self._default
+
+    @default_emotion.setter
+    def default_emotion(self, label) -> None:
+        self._default = self.parse(label)
+
+    @property
+    def active_emotion(self) -> EmotionLabel | None:
+        """The emotion hooks would apply now in this context; ``None`` when disabled."""
+        state = self._state.get()
+        if state is _DISABLED:
+            return None
+        return self._default if state is None else state
+
+    def freeze_backbone(self) -> None:
+        """Set ``requires_grad=False`` on every backbone parameter (modulators stay trainable)."""
+        self.model.requires_grad_(False)
+
+    # ------------------------------------------------------------------ injector protocol
+    def appearance_tokens(self, batch_size: int, like: torch.Tensor) -> torch.Tensor | None:
+        label = self.active_emotion
+        if label is None or self.appearance is None:
+            return None
+        self._check_device(like)
+        return self.appearance_tokens_for(label, batch_size).to(dtype=like.dtype)
+
+    def modulate_flame(self, flame_params: Mapping[str, torch.Tensor]) -> Mapping[str, torch.Tensor]:
+        label = self.active_emotion
+        if label is None:
+            return flame_params
+        if not isinstance(flame_params, Mapping):
+            raise TypeError(f"flame_params must be a dict of tensors, got {type(flame_params).__name__}")
+        params, added = pack_expression_jaw(flame_params, self.config.expression_dim)
+        self._check_device(params)
+        modulated = self.modulate_sequence(params, label)
+        return unpack_expression_jaw(modulated, flame_params, added)
+
+    def attention_gate(self, layer: int, like: torch.Tensor) -> torch.Tensor:
+        return self.appearance.gate(layer).to(dtype=like.dtype)
+
+    def _check_device(self, like: torch.Tensor) -> None:
+        device = self.embedding.table.device
+        if like.device != device:
+            raise RuntimeError(
+                f"the emotion modulators are on {device} but the backbone's tensors are on {like.device}; "
+                f"move them with ctl.to({str(like.device)!r})"
+            )
+
+    # ------------------------------------------------------------------ attach / detach
+    def _attach(self) -> None:
+        if self.attached:
+            return
+        self._handles = self.adapter.install(self)
+        self.model.__dict__[_ATTR] = self
+
+    def _detach(self) -> None:
+        for handle in reversed(self._handles):
+            handle.remove()
+        self._handles = []
+        if self.model.__dict__.get(_ATTR) is self:
+            del self.model.__dict__[_ATTR]
+
+    def extra_repr(self) -> str:
+        return (
+            f"adapter={self.adapter.name!r}, emotions={list(self.vocabulary)}, token_dim={self.config.token_dim}, "
+            f"appearance_mode={self.appearance_mode!r}, attached={self.attached}"
+        )
+
+
+def wrap(model: nn.Module, emotions=7, *, adapter: str | None = None, appearance_mode: str = "concat", **config) -> EmotionController:
+    """Attach emotion control to ``model`` and return the :class:`EmotionController`.
+
+    Args:
+        model: the backbone (e.g. LAM's ``ModelLAM``); its call sites stay unchanged.
+        emotions: 7 (the paper's vocabulary, :data:`emoctl.EMOTIONS`), another count, or a list
+            of names whose first is the neutral (all-zero) label.
+        adapter: an adapter name; by default the one whose layout fits ``model``.
+        appearance_mode: ``"concat"`` (the paper) or ``"gated"`` (zero-initialised gates; the
+            freshly wrapped model reproduces the original exactly).
+        **config: other :class:`~emoctl.modulators.ModulatorConfig` fields (``emotion_dim``,
+            ``geometry_layers``, ``appearance_tokens``, ...).
+
+    The modulators are created on the device of the model's first parameter, in float32.
+    Wrap before ``torch.compile``.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"wrap() takes an nn.Module, got {type(model).__name__}")
+    if hasattr(model, "_orig_mod") and isinstance(getattr(model, "_orig_mod"), nn.Module):
+        raise TypeError(
+            "wrap() got a torch.compile'd module: wrap the original module first, then compile it "
+            "(emoctl.wrap(model); model = torch.compile(model))"
+        )
+    if isinstance(model.__dict__.get(_ATTR), EmotionController):
+        raise AlreadyWrappedError(
+            f"{type(model).__name__} is already wrapped by emoctl; call emoctl.unwrap(model) first"
+        )
+    adapter_cls = get_adapter(adapter) if adapter is not None else find_adapter(model)
+    if appearance_mode not in adapter_cls.appearance_modes:
+        raise ValueError(
+            f"adapter {adapter_cls.name!r} supports appearance modes {list(adapter_cls.appearance_modes)}, "
+            f"not {appearance_mode!r}"
+        )
+    instance = adapter_cls(model)
+    cfg = ModulatorConfig(
+        emotions=emotions,
+        token_dim=instance.token_dim,
+        appearance_mode=appearance_mode,
+        gate_layers=instance.num_attention_layers if appearance_mode == "gated" else 0,
+        adapter=adapter_cls.name,
+        **config,
+    )
+    controller = EmotionController(model, instance, cfg)
+    first = next(model.parameters(), None)
+    if first is not None:
+        controller.to(first.device)
+    controller._attach()
+    return controller
+
+
+def unwrap(model: nn.Module) -> EmotionController:
+    """Remove every hook emoctl installed on ``model``; returns the detached controller.
+
+    Afterwards the model is exactly as before :func:`wrap` (same outputs, same state_dict).
+    """
+    controller = model.__dict__.get(_ATTR) if isinstance(model, nn.Module) else None
+    if not isinstance(controller, EmotionController):
+        raise NotWrappedError(f"{type(model).__name__} is not wrapped by emoctl")
+    controller._detach()
+    return controller
+
+
+def controller_of(model: nn.Module) -> EmotionController | None:
+    """The controller attached to ``model``, or None."""
+    controller = model.__dict__.get(_ATTR) if isinstance(model, nn.Module) else None
+    return controller if isinstance(controller, EmotionController) else None

@@ -1,0 +1,260 @@
+"""Parsing emotion labels into coefficient tensors over the non-neutral emotions.
+
+Every way of naming an emotion ends up as *coefficients* ``c`` over the ``K - 1`` non-neutral
+emotions of a vocabulary of ``K`` names; the emotion vector is then ``c @ table`` (paper eq. 3-4),
+so neutral is exactly zero. Accepted labels:
+
+====================================  ==========================================================
+``"happy"``, ``3``                    one emotion for every sample
+``{"happy": 0.7, "sad": 0.3}``        a mixture; weights are normalised to sum to one (neutral
+                                      counts: ``{"happy": 1, "neutral": 1}`` is half-happy)
+``Emotion("happy", intensity=0.5)``   a label with an intensity (scales the non-neutral part;
+                                      > 1 extrapolates)
+``interpolate("happy", "sad", t)``    ``(1 - t) * happy + t * sad`` in embedding space
+``["happy", "sad"]``, int tensor [B]  one emotion per sample
+float tensor [K] / [B, K]             weights over the whole vocabulary (global / per sample)
+float tensor [B, T, K]                a per-frame curve (see :func:`emotion_curve`)
+====================================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, Union
+
+import torch
+
+from emoctl.emotions.vocabulary import EMOTIONS, Vocabulary
+from emoctl.errors import EmotionLabelError, ShapeError, UnknownEmotionError
+
+LabelKind = Literal["global", "per_sample", "per_frame"]
+
+
+@dataclass(frozen=True)
+class Emotion:
+    """A vocabulary-independent emotion: a name, an id or a weighted mixture, with an intensity.
+
+    ``Emotion("happy")``, ``Emotion({"happy": 0.5, "sad": 0.5})``, ``Emotion("angry", 0.3)``.
+    """
+
+    label: Union[str, int, Mapping]
+    intensity: float = 1.0
+
+    def __post_init__(self):
+        if isinstance(self.label, Emotion):
+            raise EmotionLabelError("Emotion(...) of an Emotion: pass its .label instead")
+        if not isinstance(self.label, (str, int, Mapping)) or isinstance(self.label, bool):
+            raise EmotionLabelError(
+                f"Emotion label must be a name, an id or a {{name: weight}} mapping, got {self.label!r}"
+            )
+        if not (isinstance(self.intensity, (int, float)) and math.isfinite(self.intensity) and self.intensity >= 0):
+            raise EmotionLabelError(f"intensity must be a finite number >= 0, got {self.intensity!r}")
+
+
+def interpolate(a, b, t: float) -> Emotion:
+    """The emotion ``(1 - t) * a + t * b``, mixed in embedding space (paper 5.2).
+
+    ``a`` and ``b`` are names, ids, mappings or :class:`Emotion` objects; ``t = 0`` gives exactly
+    ``a`` and ``t = 1`` exactly ``b``. FLAME parameters are never interpolated.
+    """
+    if not (isinstance(t, (int, float)) and math.isfinite(t)):
+        raise EmotionLabelError(f"interpolation factor must be a finite number, got {t!r}")
+    wa, ia = _as_weighted(a)
+    wb, ib = _as_weighted(b)
+    mixed: dict = {}
+    for key, w in wa.items():
+        mixed[key] = mixed.get(key, 0.0) + (1.0 - t) * w
+    for key, w in wb.items():
+        mixed[key] = mixed.get(key, 0.0) + t * w
+    intensity = (1.0 - t) * ia + t * ib
+    if t in (0, 1):  # keep the endpoints exactly the pure emotions
+        return Emotion(dict(wa if t == 0 else wb), ia if t == 0 else ib)
+    return Emotion({k: v for k, v in mixed.items() if v != 0.0} or dict(wa), intensity)
+
+
+def _as_weighted(label) -> tuple[dict, float]:
+    if isinstance(label, Emotion):
+        inner, intensity = label.label, label.intensity
+    else:
+        inner, intensity = label, 1.0
+    if isinstance(inner, Mapping):
+        weights = dict(inner)
+        total = _check_mapping_weights(weights)
+        return {k: float(v) / total for k, v in weights.items()}, float(intensity)
+    if isinstance(inner, (str, int)) and not isinstance(inner, bool):
+        return {inner: 1.0}, float(intensity)
+    raise EmotionLabelError(f"cannot interpolate {label!r}: use names, ids, mappings or Emotion objects")
+
+
+def _check_mapping_weights(weights: Mapping) -> float:
+    if not weights:
+        raise EmotionLabelError("an emotion mixture needs at least one {name: weight} entry")
+    for name, w in weights.items():
+        if not isinstance(w, (int, float)) or isinstance(w, bool) or not math.isfinite(w):
+            raise EmotionLabelError(f"weight of {name!r} must be a finite number, got {w!r}")
+        if w < 0:
+            raise EmotionLabelError(f"weight of {name!r} is negative ({w}); mixture weights must be >= 0")
+    total = float(sum(weights.values()))
+    if total <= 0:
+        raise EmotionLabelError(f"mixture weights sum to zero: {dict(weights)!r}")
+    return total
+
+
+@dataclass(frozen=True)
+class EmotionLabel:
+    """A parsed label: coefficients over the ``K - 1`` non-neutral emotions of a vocabulary.
+
+    ``coefficients`` is ``[K-1]`` (kind ``"global"``), ``[B, K-1]`` (``"per_sample"``) or
+    ``[B, T, K-1]`` (``"per_frame"``), float32 on the CPU.
+    """
+
+    coefficients: torch.Tensor
+    kind: LabelKind
+    vocabulary: Vocabulary
+
+    def resolve(self, batch_size: int, frames: int | None = None) -> torch.Tensor:
+        """Coefficients expanded for a batch.
+
+        Returns ``[B, T, K-1]`` when ``frames`` is given (a per-frame path such as geometry) and
+        ``[B, K-1]`` when it is ``None`` (a per-avatar path such as appearance; a per-frame curve
+        is averaged over time there). Raises :class:`ShapeError` when a per-sample label's batch
+        or a curve's length does not match.
+        """
+        c = self.coefficients
+        if self.kind != "global" and c.shape[0] != batch_size:
+            raise ShapeError(
+                f"the emotion label has {c.shape[0]} per-sample entries but the batch has {batch_size} samples"
+            )
+        if self.kind == "global":
+            c = c.expand(batch_size, -1)
+        if frames is None:
+            return c.mean(dim=1) if self.kind == "per_frame" else c
+        if self.kind == "per_frame":
+            if c.shape[1] != frames:
+                raise ShapeError(
+                    f"the emotion curve has {c.shape[1]} frames but the FLAME sequence has {frames}"
+                )
+            return c
+        return c.unsqueeze(1).expand(-1, frames, -1)
+
+
+def parse_emotion(label, vocabulary: Vocabulary) -> EmotionLabel:
+    """Turn any accepted label (see the module docstring) into an :class:`EmotionLabel`."""
+    k = len(vocabulary)
+    if isinstance(label, EmotionLabel):
+        if label.vocabulary != vocabulary:
+            raise EmotionLabelError(
+                f"label was parsed for vocabulary {list(label.vocabulary)}, not {list(vocabulary)}"
+            )
+        return label
+    if isinstance(label, torch.Tensor):
+        return _parse_tensor(label, vocabulary)
+    if isinstance(label, (str, int, Mapping, Emotion)) and not isinstance(label, bool):
+        weights = _weights_row(label, vocabulary)
+        return EmotionLabel(weights[1:].contiguous(), "global", vocabulary)
+    if isinstance(label, Sequence) and not isinstance(label, (bytes, bytearray)):
+        if len(label) == 0:
+            raise EmotionLabelError("an empty list of emotions: give one label per sample")
+        rows = [_weights_row(item, vocabulary) for item in label]
+        return EmotionLabel(torch.stack(rows)[:, 1:].contiguous(), "per_sample", vocabulary)
+    raise EmotionLabelError(
+        f"cannot read {type(label).__name__} {label!r} as an emotion; use a name from {list(vocabulary)}, "
+        f"an id in 0..{k - 1}, a {{name: weight}} mapping, emoctl.Emotion, emoctl.interpolate(...), "
+        f"a list (one per sample), or a tensor"
+    )
+
+
+def _weights_row(label, vocabulary: Vocabulary) -> torch.Tensor:
+    """Weights ``[K]`` over the full vocabulary with the intensity applied to the non-neutral part.
+
+    The non-neutral entries are the coefficients; entry 0 (neutral) is whatever is left to one,
+    negative only when the intensity extrapolates beyond the pure emotion.
+    """
+    if isinstance(label, bool):
+        raise EmotionLabelError(f"cannot read {label!r} as an emotion")
+    weights, intensity = _as_weighted(label)
+    row = torch.zeros(len(vocabulary), dtype=torch.float32)
+    for key, w in weights.items():
+        row[_resolve_key(key, vocabulary)] += w
+    row[1:] *= intensity
+    row[0] = 1.0 - row[1:].sum()
+    return row
+
+
+def _resolve_key(key, vocabulary: Vocabulary) -> int:
+    if isinstance(key, str):
+        return vocabulary.index(key)
+    if isinstance(key, int) and not isinstance(key, bool):
+        return vocabulary.check_id(key)
+    raise UnknownEmotionError(f"emotion keys must be names or ids, got {key!r}")
+
+
+def _parse_tensor(t: torch.Tensor, vocabulary: Vocabulary) -> EmotionLabel:
+    k = len(vocabulary)
+    t = t.detach().cpu()
+    if not t.is_floating_point():
+        if t.dtype == torch.bool or t.dim() > 1:
+            raise ShapeError(
+                f"an integer emotion tensor must hold ids, shape [] or [B]; got {tuple(t.shape)} {t.dtype}"
+            )
+        ids = t.reshape(-1).long()
+        if ids.numel() == 0:
+            raise ShapeError("an empty tensor of emotion ids")
+        bad = ids[(ids < 0) | (ids >= k)]
+        if bad.numel():
+            raise UnknownEmotionError(
+                f"emotion ids {bad.tolist()} are out of range 0..{k - 1} for vocabulary {list(vocabulary)}"
+            )
+        rows = torch.nn.functional.one_hot(ids, k).float()
+        if t.dim() == 0:
+            return EmotionLabel(rows[0, 1:].contiguous(), "global", vocabulary)
+        return EmotionLabel(rows[:, 1:].contiguous(), "per_sample", vocabulary)
+    if t.dim() not in (1, 2, 3) or t.shape[-1] != k:
+        raise ShapeError(
+            f"a float emotion tensor holds weights over the {k} emotions {list(vocabulary)}: shape [{k}], "
+            f"[B, {k}] or [B, T, {k}]; got {tuple(t.shape)}"
+        )
+    w = t.float()
+    if not torch.isfinite(w).all():
+        raise EmotionLabelError("emotion weights contain NaN or infinite values")
+    if (w < 0).any():
+        raise EmotionLabelError(f"emotion weights must be >= 0; the smallest is {w.min().item():g}")
+    total = w.sum(dim=-1, keepdim=True)
+    if (total <= 0).any():
+        raise EmotionLabelError("some emotion weight rows sum to zero; every row needs a positive weight")
+    w = w / total
+    kind: LabelKind = {1: "global", 2: "per_sample", 3: "per_frame"}[t.dim()]
+    return EmotionLabel(w[..., 1:].contiguous(), kind, vocabulary)
+
+
+def emotion_curve(keyframes: Mapping[int, object], num_frames: int, vocabulary=None) -> torch.Tensor:
+    """A per-frame weight curve ``[1, T, K]`` linearly interpolated between keyframes.
+
+    ``emotion_curve({0: "neutral", 30: "happy", 60: {"happy": 0.5, "sad": 0.5}}, 90)``; frames
+    before the first and after the last keyframe hold its value. Use the result with
+    ``ctl.emotion(curve)``.
+    """
+    vocab = Vocabulary.from_spec(vocabulary if vocabulary is not None else EMOTIONS)
+    if not keyframes:
+        raise EmotionLabelError("emotion_curve needs at least one keyframe")
+    if not isinstance(num_frames, int) or num_frames < 1:
+        raise EmotionLabelError(f"num_frames must be a positive int, got {num_frames!r}")
+    frames = sorted(keyframes)
+    for f in frames:
+        if not isinstance(f, int) or not 0 <= f < num_frames:
+            raise EmotionLabelError(f"keyframe {f!r} is not a frame index in 0..{num_frames - 1}")
+    rows = torch.stack([_weights_row(keyframes[f], vocab) for f in frames])  # [F, K]
+    if (rows[:, 0] < -1e-6).any():
+        raise EmotionLabelError("a weight curve cannot hold intensities above 1; scale the keyframes to <= 1")
+    rows[:, 0].clamp_(min=0)
+    t = torch.arange(num_frames, dtype=torch.float32)
+    keys = torch.tensor(frames, dtype=torch.float32)
+    idx = torch.searchsorted(keys, t, right=True).clamp(1, len(frames)) - 1
+    nxt = (idx + 1).clamp(max=len(frames) - 1)
+    span = (keys[nxt] - keys[idx]).clamp(min=1)
+    alpha = ((t - keys[idx]) / span).clamp(0, 1).unsqueeze(-1)
+    curve = (1 - alpha) * rows[idx] + alpha * rows[nxt]
+    return curve.unsqueeze(0)
+
