@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 CARD_NAME = "README.md"
+_STAGING_PREFIX = ".emoctl-staging-"
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -50,7 +51,8 @@ def save_checkpoint(modulators: "EmotionModulators", directory, *, model_card: s
         raise CheckpointError(f"cannot save into {directory}: it exists and is not a folder")
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu").contiguous() for k, v in modulators.state_dict().items()}
-    staging = Path(tempfile.mkdtemp(prefix=".emoctl-staging-", dir=directory))
+    _remove_stale_staging(directory)
+    staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{os.getpid()}-", dir=directory))
     try:
         weights = staging / WEIGHTS_NAME
         save_file(state, str(weights), metadata={"format": "pt", "emoctl": "modulators"})
@@ -255,6 +257,20 @@ def push_checkpoint(modulators, repo_id: str, *, private=None, token=None, revis
 
 
 # ---------------------------------------------------------------------------------- helpers
+def _remove_stale_staging(directory: Path) -> None:
+    """Delete staging folders left by saves whose process died (killed mid-save)."""
+    for entry in directory.glob(f"{_STAGING_PREFIX}*"):
+        pid_text = entry.name[len(_STAGING_PREFIX):].split("-", 1)[0]
+        if not pid_text.isdigit():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            shutil.rmtree(entry, ignore_errors=True)
+        except (PermissionError, OSError):
+            pass  # alive (or not ours to judge): leave it
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

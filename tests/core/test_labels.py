@@ -1,0 +1,123 @@
+"""Emotion vocabulary and label parsing."""
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from emoctl import EMOTIONS, Emotion, EmotionLabelError, ShapeError, UnknownEmotionError, Vocabulary, emotion_curve, interpolate
+from emoctl.emotions import parse_emotion
+
+V = Vocabulary(EMOTIONS)
+
+
+def test_default_vocabulary_is_the_papers():
+    assert EMOTIONS == ("neutral", "happy", "sad", "surprised", "angry", "disgusted", "fearful")
+    assert Vocabulary.from_spec(7) == EMOTIONS
+    assert V.neutral == "neutral"
+
+
+def test_custom_vocabularies():
+    assert list(Vocabulary.from_spec(3)) == ["neutral", "emotion_1", "emotion_2"]
+    v = Vocabulary.from_spec(["calm", "excited", "bored"])  # first name is the zero label
+    assert v.neutral == "calm" and v.index("Excited") == 1
+    with pytest.raises(EmotionLabelError, match="first"):
+        Vocabulary(["happy", "neutral"])
+    with pytest.raises(EmotionLabelError, match="unique"):
+        Vocabulary(["neutral", "happy", "Happy"])
+    with pytest.raises(EmotionLabelError, match="at least 2"):
+        Vocabulary.from_spec(1)
+    with pytest.raises(EmotionLabelError):
+        Vocabulary.from_spec("happy")
+
+
+def test_names_ids_and_neutral():
+    assert parse_emotion("neutral", V).coefficients.abs().sum() == 0
+    happy = parse_emotion("happy", V)
+    assert happy.kind == "global" and happy.coefficients.tolist() == [1, 0, 0, 0, 0, 0]
+    assert torch.equal(parse_emotion(1, V).coefficients, happy.coefficients)
+    assert torch.equal(parse_emotion(torch.tensor(1), V).coefficients, happy.coefficients)
+
+
+def test_unknown_names_and_ids_are_clear_errors():
+    with pytest.raises(UnknownEmotionError, match="'joy'.*neutral"):
+        parse_emotion("joy", V)
+    with pytest.raises(UnknownEmotionError, match="out of range"):
+        parse_emotion(7, V)
+    with pytest.raises(UnknownEmotionError, match=r"\[9\]"):
+        parse_emotion(torch.tensor([1, 9]), V)
+    with pytest.raises(EmotionLabelError):
+        parse_emotion(1.5, V)
+    with pytest.raises(EmotionLabelError):
+        parse_emotion(True, V)
+
+
+def test_mixtures_are_normalised_and_checked():
+    mix = parse_emotion({"happy": 0.7, "sad": 0.3}, V).coefficients
+    assert torch.allclose(mix, torch.tensor([0.7, 0.3, 0, 0, 0, 0]))
+    assert torch.allclose(parse_emotion({"happy": 2, "neutral": 2}, V).coefficients[0], torch.tensor(0.5))
+    with pytest.raises(EmotionLabelError, match="negative"):
+        parse_emotion({"happy": -0.1, "sad": 1.1}, V)
+    with pytest.raises(EmotionLabelError, match="sum to zero"):
+        parse_emotion({"happy": 0.0, "sad": 0.0}, V)
+    with pytest.raises(EmotionLabelError, match="finite"):
+        parse_emotion({"happy": float("nan")}, V)
+
+
+def test_intensity_scales_the_non_neutral_part():
+    assert torch.allclose(parse_emotion(Emotion("angry", 0.25), V).coefficients[3], torch.tensor(0.25))
+    assert torch.allclose(parse_emotion(Emotion("angry", 1.5), V).coefficients[3], torch.tensor(1.5))
+    with pytest.raises(EmotionLabelError):
+        Emotion("angry", -1)
+
+
+def test_interpolation_endpoints_are_the_pure_emotions():
+    for a, b in [("happy", "sad"), ("neutral", "fearful"), ({"happy": 0.5, "angry": 0.5}, "surprised")]:
+        assert torch.equal(parse_emotion(interpolate(a, b, 0), V).coefficients, parse_emotion(a, V).coefficients)
+        assert torch.equal(parse_emotion(interpolate(a, b, 1), V).coefficients, parse_emotion(b, V).coefficients)
+    quarter = parse_emotion(interpolate("happy", "sad", 0.25), V).coefficients
+    assert torch.allclose(quarter[:2], torch.tensor([0.75, 0.25]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.sampled_from(EMOTIONS), st.floats(0.01, 10), min_size=1), st.floats(0, 1))
+def test_mixture_coefficients_are_convex(weights, t):
+    c = parse_emotion(interpolate(weights, "happy", t), V).coefficients
+    assert (c >= -1e-6).all() and c.sum() <= 1 + 1e-5
+
+
+def test_per_sample_labels():
+    lab = parse_emotion(["happy", "neutral", {"sad": 1}], V)
+    assert lab.kind == "per_sample" and lab.coefficients.shape == (3, 6)
+    assert lab.resolve(3).shape == (3, 6) and lab.resolve(3, frames=5).shape == (3, 5, 6)
+    with pytest.raises(ShapeError, match="3 per-sample entries but the batch has 2"):
+        lab.resolve(2)
+    with pytest.raises(EmotionLabelError):
+        parse_emotion([], V)
+
+
+def test_weight_tensors_and_curves():
+    w = torch.zeros(2, 7)
+    w[0, 1] = 1
+    w[1, 0] = 1
+    lab = parse_emotion(w, V)
+    assert lab.kind == "per_sample" and lab.coefficients[1].abs().sum() == 0
+    curve = emotion_curve({0: "neutral", 4: "happy"}, 5)
+    assert curve.shape == (1, 5, 7)
+    lab = parse_emotion(curve, V)
+    assert lab.kind == "per_frame"
+    assert torch.allclose(lab.coefficients[0, :, 0], torch.tensor([0, 0.25, 0.5, 0.75, 1.0]))
+    assert lab.resolve(1, frames=5).shape == (1, 5, 6)
+    assert torch.allclose(lab.resolve(1)[0, 0], torch.tensor(0.5))  # averaged for per-avatar paths
+    with pytest.raises(ShapeError, match="5 frames but the FLAME sequence has 4"):
+        lab.resolve(1, frames=4)
+    with pytest.raises(ShapeError):
+        parse_emotion(torch.rand(2, 5), V)
+    with pytest.raises(EmotionLabelError, match="NaN"):
+        parse_emotion(torch.full((7,), float("nan")), V)
+    with pytest.raises(EmotionLabelError, match=">= 0"):
+        parse_emotion(-torch.ones(7), V)
+    with pytest.raises(EmotionLabelError, match="sum to zero"):
+        parse_emotion(torch.zeros(2, 7), V)
+    with pytest.raises(EmotionLabelError):
+        emotion_curve({9: "happy"}, 5)
