@@ -1,1 +1,53 @@
-"""emoctl.data (under construction)."""
+"""emoctl.data: the emotion-synchronised multi-identity dataset (paper 3.3, S1.2).
+
+- the format: ``docs/dataset-format.md``; :class:`DatasetConfig` (appearance / geometry presets)
+- building it: :func:`build_dataset` with a :class:`Reenactor` and a :class:`Tracker`
+  (:class:`PassThroughTracker` included), resumable and sharded; :func:`merge_shards`
+- checking it: :func:`verify` -> :class:`VerifyReport`
+- reading it: :class:`SyncedEmotionDataset` (training pairs), :func:`assign_splits`
+
+Importing this package is light: torch, numpy and the standard library; Pillow, safetensors,
+tqdm and imageio-ffmpeg are imported where they are used.
+"""
+
+from emoctl.data.builder import BuildSummary, build_dataset
+from emoctl.data.cameras import CameraRig, opencv_to_opengl, opengl_to_opencv
+from emoctl.data.config import DatasetConfig
+from emoctl.data.dataset import MODES, SyncedEmotionDataset
+from emoctl.data.flame_params import FLAME_FRAME_KEYS, FLAME_IDENTITY_KEYS, FlameSequence, validate_flame_sequence
+from emoctl.data.layout import SCHEMA_VERSION
+from emoctl.data.manifest import load_manifest
+from emoctl.data.merge import merge_shards
+from emoctl.data.splits import SPLITS, SplitAssignment, assign_splits
+from emoctl.data.tracking import PassThroughTracker, stable_seed
+from emoctl.data.types import AnchorClip, Identity, ReenactedClip, Reenactor, Tracker
+from emoctl.data.verify import VerifyReport, verify
+
+__all__ = [
+    "AnchorClip",
+    "BuildSummary",
+    "CameraRig",
+    "DatasetConfig",
+    "FLAME_FRAME_KEYS",
+    "FLAME_IDENTITY_KEYS",
+    "FlameSequence",
+    "Identity",
+    "MODES",
+    "PassThroughTracker",
+    "ReenactedClip",
+    "Reenactor",
+    "SCHEMA_VERSION",
+    "SPLITS",
+    "SplitAssignment",
+    "SyncedEmotionDataset",
+    "Tracker",
+    "VerifyReport",
+    "assign_splits",
+    "build_dataset",
+    "load_manifest",
+    "merge_shards",
+    "opencv_to_opengl",
+    "opengl_to_opencv",
+    "stable_seed",
+    "validate_flame_sequence",
+]

@@ -1,0 +1,193 @@
+"""``SyncedEmotionDataset``: the paper's training pairs from a built dataset (paper 3.3.4, S1.1).
+
+An item is a reference image of an identity, a driving FLAME sequence in a source emotion, a target
+emotion label, and the target FLAME sequence and frames of the same content (same anchor, same
+frame indices: the clips are synchronised) in the target emotion.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from emoctl.data.flame_params import FLAME_IDENTITY_KEYS, FlameSequence, slice_flame_sequence
+from emoctl.data.manifest import load_manifest, vocabulary_of
+from emoctl.data.reader import clip_cameras, clip_flame, clip_frames, clip_timestamps, identity_betas, identity_reference_image
+from emoctl.data.splits import SPLITS, SplitAssignment, assign_splits
+from emoctl.data.tracking import stable_seed
+from emoctl.errors import DataError
+
+#: ``self``: source emotion = target emotion, same identity. ``cross_emotion``: same identity and
+#: anchor, source != target. ``cross_identity``: driving FLAME from another identity's clip of the same
+#: anchor (source emotion drawn from all emotions); reference image and target from the reference identity.
+MODES = ("self", "cross_emotion", "cross_identity")
+
+
+class SyncedEmotionDataset(Dataset):
+    """Training pairs of a dataset built by :func:`~emoctl.data.builder.build_dataset`.
+
+    There is one item per (identity, anchor, target emotion) of the split. Item ``i`` is a pure
+    function of ``(seed, epoch, i)``: the window of ``frames_per_sample`` frames, the source emotion
+    and (for ``cross_identity``) the driving identity are drawn from a generator seeded by a stable
+    hash of the three, so ``num_workers`` does not change batches; :meth:`set_epoch` draws new ones.
+
+    An item (a dict; everything collates with the default ``DataLoader`` collate):
+
+    - ``identity``, ``anchor``, ``driving_identity``: ids (str)
+    - ``reference_image``: float ``[3, H, W]`` in [0, 1]
+    - ``reference_emotion``: int id, or -1 when unknown; ``source_emotion``, ``target_emotion``: int ids
+    - ``driving``: FLAME sequence ``{expr [T, 100], jaw_pose [T, 3], ..., betas [300]}`` of the driving clip
+    - ``target``: the same for the target clip (reference identity, target emotion)
+    - ``target_frames``: float ``[T, V, 3, H, W]`` in [0, 1]
+    - ``cameras``: ``{c2w [V, 4, 4] (OpenCV), K [V, 3, 3], width, height}`` of the target clip
+    - ``frame_indices`` int64 ``[T]``, ``timestamps`` float64 ``[T]`` seconds
+
+    ``betas`` come from the tracked clip when the tracker estimated them, else from the identity,
+    else zeros. Only ``manifest.json`` is read in ``__init__``.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        mode: str = "cross_emotion",
+        frames_per_sample: int = 4,
+        split: str = "train",
+        seed: int = 0,
+        *,
+        heldout_identity_fraction: float = 0.1,
+        heldout_anchor_fraction: float = 0.1,
+        split_seed: int = 0,
+        heldout_identities: Iterable[str] | None = None,
+        heldout_anchors: Iterable[str] | None = None,
+    ):
+        if mode not in MODES:
+            raise DataError(f"unknown mode {mode!r}; choose one of {list(MODES)}")
+        if split not in SPLITS:
+            raise DataError(f"unknown split {split!r}; choose one of {list(SPLITS)}")
+        if isinstance(frames_per_sample, bool) or not isinstance(frames_per_sample, int) or frames_per_sample < 1:
+            raise DataError(f"frames_per_sample must be an int >= 1, got {frames_per_sample!r}")
+        self.root = Path(root)
+        self.mode = mode
+        self.split = split
+        self.frames_per_sample = frames_per_sample
+        self.seed = int(seed)
+        self.epoch = 0
+        manifest = load_manifest(self.root)
+        self.vocabulary = vocabulary_of(manifest)
+        self.splits: SplitAssignment = assign_splits(
+            [e["id"] for e in manifest["identities"]],
+            [e["id"] for e in manifest["anchors"]],
+            heldout_identity_fraction=heldout_identity_fraction,
+            heldout_anchor_fraction=heldout_anchor_fraction,
+            split_seed=split_seed,
+            heldout_identities=heldout_identities,
+            heldout_anchors=heldout_anchors,
+        )
+        identities, anchors = self.splits.members(split)
+        self._identities = {e["id"]: e for e in manifest["identities"] if e["id"] in identities}
+        clips: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+        for clip in manifest["clips"]:
+            if clip["identity"] in identities and clip["anchor"] in anchors:
+                clips.setdefault((clip["identity"], clip["anchor"]), {})[clip["emotion"]] = clip
+        names = self.vocabulary.names
+        self._clips = {pair: c for pair, c in clips.items() if all(e in c for e in names)}
+        self._items = [(i, a, e) for (i, a) in self._clips for e in range(len(names))]
+        if not self._items:
+            raise DataError(
+                f"split {split!r} of {self.root} is empty: identities {list(identities)} x anchors {list(anchors)} "
+                f"(held out: identities {list(self.splits.heldout_identities)}, anchors "
+                f"{list(self.splits.heldout_anchors)}); change the held-out fractions or lists"
+            )
+        shortest = min(self._clips.items(), key=lambda kv: kv[1][names[0]]["num_frames"])
+        if shortest[1][names[0]]["num_frames"] < frames_per_sample:
+            raise DataError(
+                f"frames_per_sample={frames_per_sample} is longer than the clips of identity {shortest[0][0]}, "
+                f"anchor {shortest[0][1]} ({shortest[1][names[0]]['num_frames']} frames) in split {split!r}"
+            )
+        self._drivers: dict[str, list[str]] = {}
+        for identity, anchor in self._clips:
+            self._drivers.setdefault(anchor, []).append(identity)
+        if mode == "cross_identity":
+            lonely = sorted(a for a, ids in self._drivers.items() if len(ids) < 2)
+            if lonely:
+                raise DataError(
+                    f"mode 'cross_identity' needs at least 2 identities per anchor in split {split!r}; "
+                    f"anchors {lonely} have one"
+                )
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw new windows, source emotions and driving identities (call before each epoch, in every worker's copy)."""
+        self.epoch = int(epoch)
+
+    def sample_plan(self, index: int) -> dict[str, Any]:
+        """What item ``index`` uses (identities, anchor, emotions, window start), without reading any file."""
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index {index} is out of range for a dataset of {len(self)} items")
+        identity, anchor, target = self._items[index % len(self)]
+        rng = random.Random(stable_seed("item", self.seed, self.epoch, index % len(self)))
+        num_frames = self._clips[(identity, anchor)][self.vocabulary[target]]["num_frames"]
+        start = rng.randrange(num_frames - self.frames_per_sample + 1)
+        k = len(self.vocabulary)
+        driving_identity = identity
+        if self.mode == "self":
+            source = target
+        elif self.mode == "cross_emotion":
+            source = rng.choice([e for e in range(k) if e != target])
+        else:
+            source = rng.randrange(k)
+            driving_identity = rng.choice([i for i in self._drivers[anchor] if i != identity])
+        return {
+            "identity": identity,
+            "anchor": anchor,
+            "driving_identity": driving_identity,
+            "source_emotion": source,
+            "target_emotion": target,
+            "start": start,
+        }
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        plan = self.sample_plan(index)
+        names = self.vocabulary.names
+        identity, anchor = plan["identity"], plan["anchor"]
+        target_clip = self._clips[(identity, anchor)][names[plan["target_emotion"]]]
+        driving_clip = self._clips[(plan["driving_identity"], anchor)][names[plan["source_emotion"]]]
+        window = torch.arange(plan["start"], plan["start"] + self.frames_per_sample)
+        image = identity_reference_image(self.root, self._identities[identity])
+        frames = clip_frames(self.root, target_clip, window.tolist())
+        rig = clip_cameras(self.root, target_clip)
+        reference_emotion = self._identities[identity]["reference_emotion"]
+        return {
+            "identity": identity,
+            "anchor": anchor,
+            "driving_identity": plan["driving_identity"],
+            "reference_image": _to_float_chw(image),
+            "reference_emotion": self.vocabulary.index(reference_emotion) if reference_emotion else -1,
+            "source_emotion": plan["source_emotion"],
+            "target_emotion": plan["target_emotion"],
+            "driving": self._flame(driving_clip, plan["driving_identity"], window),
+            "target": self._flame(target_clip, identity, window),
+            "target_frames": _to_float_chw(frames),
+            "cameras": {"c2w": rig.c2w, "K": rig.K, "width": rig.width, "height": rig.height},
+            "frame_indices": window,
+            "timestamps": clip_timestamps(self.root, target_clip)[window],
+        }
+
+    def _flame(self, clip: dict[str, Any], identity: str, window: torch.Tensor) -> FlameSequence:
+        seq = slice_flame_sequence(clip_flame(self.root, clip), window)
+        if "betas" not in seq:
+            betas = identity_betas(self.root, self._identities[identity])
+            seq["betas"] = betas if betas is not None else torch.zeros(FLAME_IDENTITY_KEYS["betas"])
+        return {k: v.contiguous() for k, v in seq.items()}
+
+
+def _to_float_chw(image: np.ndarray) -> torch.Tensor:
+    """uint8 ``[..., H, W, 3]`` -> float ``[..., 3, H, W]`` in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(image)).movedim(-1, -3).float().div_(255.0).contiguous()

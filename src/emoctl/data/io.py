@@ -1,0 +1,123 @@
+"""Durable, atomic file writes, checksums, canonical JSON and safetensors for the dataset.
+
+Every file of a dataset is written either inside a temporary clip directory that is renamed into
+place once complete (see :mod:`emoctl.data.builder`), or with :func:`atomic_write_bytes` (a
+temporary sibling, ``fsync``, ``os.replace``). Either way a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from emoctl.data.flame_params import FlameSequence
+from emoctl.errors import DataError
+
+#: Temporary files and directories start with this prefix; a build removes its own leftovers.
+TMP_PREFIX = ".tmp-"
+_CHUNK = 1 << 20
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def file_record(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """``{"sha256": ..., "bytes": ...}`` of a file, as stored in ``clip.json`` and the manifest."""
+    return {"sha256": sha256_file(path), "bytes": os.path.getsize(path)}
+
+
+def canonical_json(obj: Any) -> bytes:
+    """Deterministic JSON bytes (sorted keys, exact float round trip, no NaN, trailing newline)."""
+    return (json.dumps(obj, sort_keys=True, indent=1, allow_nan=False, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def read_json(path: str | os.PathLike[str], what: str) -> Any:
+    try:
+        with open(path, "rb") as fh:
+            return json.loads(fh.read().decode("utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{what}: file {os.fspath(path)} does not exist") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{what}: {os.fspath(path)} is not valid JSON ({exc})") from None
+
+
+def fsync_dir(path: str | os.PathLike[str]) -> None:
+    """Make a directory's entries (new names, renames) durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_file(path: str | os.PathLike[str]) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def write_durable(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to a new file and ``fsync`` it (for files inside a temporary clip directory)."""
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def temporary_sibling(path: Path, tag: str) -> Path:
+    """A unique name next to ``path`` that starts with :data:`TMP_PREFIX` and ``tag``."""
+    return path.parent / f"{TMP_PREFIX}{tag}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, tag: str = "file") -> bool:
+    """Write ``data`` to ``path`` atomically; skip (return False) when the file already holds exactly ``data``."""
+    path = Path(path)
+    if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_sibling(path, tag)
+    try:
+        write_durable(tmp, data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+    return True
+
+
+def flame_to_bytes(seq: Mapping[str, torch.Tensor]) -> bytes:
+    """A FLAME sequence (or any dict of tensors) as safetensors bytes (float32, contiguous, deterministic)."""
+    from safetensors.torch import save
+
+    tensors = {k: v.detach().to(device="cpu", dtype=torch.float32).contiguous() for k, v in seq.items()}
+    return save(tensors)
+
+
+def load_tensors(path: str | os.PathLike[str], what: str) -> FlameSequence:
+    """The tensors of a safetensors file (never pickle)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    try:
+        with open(path, "rb") as fh:
+            return load(fh.read())
+    except FileNotFoundError:
+        raise DataError(f"{what}: file {os.fspath(path)} does not exist") from None
+    except (SafetensorError, ValueError, OSError) as exc:
+        raise DataError(f"{what}: {os.fspath(path)} is not a readable safetensors file ({exc})") from None
