@@ -32,14 +32,16 @@ from emoctl.data.layout import (
     TRACKED_FLAME,
     TRANSFORMS,
     anchor_emotion_file,
+    mp4_view_file,
+    png_frame_file,
 )
 from emoctl.data.manifest import manifest_problems
+from emoctl.data.media import read_mp4, read_png
 from emoctl.data.reader import (
     anchor_flame,
     anchor_record,
     clip_cameras,
     clip_flame,
-    clip_frames,
     clip_record,
     identity_betas,
     identity_reference_image,
@@ -244,12 +246,34 @@ def _check_clip(
                 problems.append(f"{who}: {TRANSFORMS} has {entries} frame entries, expected {T} x {V} = {T * V}")
         except EmoctlError as exc:
             problems.append(f"{who}: {exc}")
-    frame_files = [rel for rel in clip["files"] if rel.startswith(f"{d}/frames/")]
-    if check_frames and not any(rel in bad for rel in frame_files):
-        frames = clip_frames(root, clip)
-        expected = (T, V, clip["height"], clip["width"], 3)
-        if frames.shape != expected:
-            problems.append(f"{who}: frames read back as {list(frames.shape)}, expected {list(expected)}")
+    if check_frames:
+        _check_frames(root, clip, bad, problems)
+
+
+def _check_frames(root: Path, clip: dict[str, Any], bad: set[str], problems: list[str]) -> None:
+    """Every frame file decodes to the clip's frame count and image size."""
+    who, d = f"clip {clip['key']}", clip["dir"]
+    T, V, size = clip["num_frames"], clip["num_views"], (clip["height"], clip["width"], 3)
+    if clip["frame_format"] == "mp4":
+        files = {mp4_view_file(v): (T, *size) for v in range(V)}
+        read = read_mp4
+    else:
+        files = {png_frame_file(t, v): size for t in range(T) for v in range(V)}
+        read = read_png
+    for name, expected in files.items():
+        rel = f"{d}/{name}"
+        if rel in bad:
+            continue
+        if rel not in clip["files"]:
+            problems.append(f"{who}: frame file {rel} is not listed")
+            continue
+        try:
+            shape = read(root / rel).shape
+        except EmoctlError as exc:
+            problems.append(f"{who}: {exc}")
+            continue
+        if shape != expected:
+            problems.append(f"{who}: {rel} holds {list(shape)}, expected {list(expected)}")
 
 
 def _check_sync(
