@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -202,8 +203,9 @@ def test_index_out_of_range_raises_index_error(tiny_dataset):
 
 
 def test_a_broken_manifest_is_refused(tiny_copy, tmp_path):
-    text = (tiny_copy / "manifest.json").read_text().replace('"schema_version": 1', '"schema_version": 7')
-    (tiny_copy / "manifest.json").write_text(text)
+    manifest = json.loads((tiny_copy / "manifest.json").read_text())
+    manifest["schema_version"] = 7
+    (tiny_copy / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(DataError, match="fails basic checks"):
         SyncedEmotionDataset(tiny_copy, "self", 3, "all")
     with pytest.raises(DataError, match="has no manifest.json"):

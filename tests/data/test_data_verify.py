@@ -55,7 +55,7 @@ def test_a_corrupted_file_is_reported_as_a_checksum_mismatch(tiny_copy):
     assert not report.ok
     assert report.problems == [
         "clip id0/anchor1/happy: checksum mismatch in clips/id0/anchor1/happy/frames/00003_01.png "
-        f"(manifest sha256 {_manifest(tiny_copy)['clips'][4]['files']['clips/id0/anchor1/happy/frames/00003_01.png']['sha256'][:12]}..., "
+        f"(manifest sha256 {_manifest(tiny_copy)['clips'][4]['files']['frames/00003_01.png']['sha256'][:12]}..., "
         f"file {__import__('hashlib').sha256(bytes(data)).hexdigest()[:12]}...)"
     ]
 

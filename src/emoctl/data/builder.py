@@ -23,7 +23,16 @@ from emoctl.data.cameras import CameraRig
 from emoctl.data.config import DatasetConfig
 from emoctl.data.flame_params import validate_flame_sequence
 from emoctl.data.io import TMP_PREFIX, atomic_write_bytes, canonical_json, read_json
-from emoctl.data.layout import BUILD_INFO, CLIP_JSON, anchor_dir, clip_dir, clip_key, identity_dir, shard_file
+from emoctl.data.layout import (
+    BUILD_INFO,
+    CLIP_JSON,
+    anchor_dir,
+    clip_dir,
+    clip_key,
+    identity_dir,
+    pair_dir,
+    shard_file,
+)
 from emoctl.data.merge import merge_shards
 from emoctl.data.records import clip_entry, generator_record, header_differences, header_record
 from emoctl.data.types import AnchorClip, Identity, ReenactedClip, Reenactor, Tracker, as_timestamps, check_safe_id
@@ -93,7 +102,7 @@ def build_dataset(
     own_shard.unlink(missing_ok=True)  # rewritten when this shard finishes; a stale one would lie
     tag = f"s{index}of{count}"
     for ident, anchor in mine:  # a pair's clips all belong to this shard, so its temporaries are ours
-        remove_leftovers((root / clip_dir(ident.identity_id, anchor.anchor_id, "_")).parent)
+        remove_leftovers(root / pair_dir(ident.identity_id, anchor.anchor_id))
 
     bytes_written = 0
     identity_entries: dict[str, dict[str, Any]] = {}

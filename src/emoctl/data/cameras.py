@@ -72,10 +72,6 @@ class CameraRig:
     def num_views(self) -> int:
         return int(self.c2w.shape[0])
 
-    def view(self, index: int) -> "CameraRig":
-        """A one-camera rig with camera ``index``."""
-        return CameraRig(self.c2w[index : index + 1], self.K[index : index + 1], self.width, self.height)
-
     def to_json(self) -> dict[str, Any]:
         """JSON-able dict (OpenCV c2w) that :meth:`from_json` reads back exactly."""
         return {

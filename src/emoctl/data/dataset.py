@@ -93,7 +93,9 @@ class SyncedEmotionDataset(Dataset):
         clips: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
         for clip in manifest["clips"]:
             if clip["identity"] in identities and clip["anchor"] in anchors:
-                clips.setdefault((clip["identity"], clip["anchor"]), {})[clip["emotion"]] = clip
+                # file checksums are verify's business; without them each worker's copy stays small
+                kept = {k: v for k, v in clip.items() if k != "files"}
+                clips.setdefault((clip["identity"], clip["anchor"]), {})[clip["emotion"]] = kept
         names = self.vocabulary.names
         self._clips = {pair: c for pair, c in clips.items() if all(e in c for e in names)}
         self._items = [(i, a, e) for (i, a) in self._clips for e in range(len(names))]

@@ -43,8 +43,12 @@ def file_record(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def canonical_json(obj: Any) -> bytes:
-    """Deterministic JSON bytes (sorted keys, exact float round trip, no NaN, trailing newline)."""
-    return (json.dumps(obj, sort_keys=True, indent=1, allow_nan=False, ensure_ascii=False) + "\n").encode("utf-8")
+    """Deterministic, compact JSON bytes (sorted keys, exact float round trip, no NaN, trailing newline).
+
+    Compact because a manifest lists a checksum for every frame file; ``python -m json.tool`` pretty-prints.
+    """
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+    return (text + "\n").encode("utf-8")
 
 
 def read_json(path: str | os.PathLike[str], what: str) -> Any:
@@ -64,11 +68,6 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def fsync_file(path: str | os.PathLike[str]) -> None:
-    with open(path, "rb") as fh:
-        os.fsync(fh.fileno())
 
 
 def write_durable(path: str | os.PathLike[str], data: bytes) -> None:

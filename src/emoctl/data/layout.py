@@ -58,8 +58,13 @@ def clip_key(identity_id: str, anchor_id: str, emotion: str) -> str:
     return f"{identity_id}/{anchor_id}/{emotion}"
 
 
+def pair_dir(identity_id: str, anchor_id: str) -> str:
+    """The folder of every emotion's clip of one (identity, anchor) pair."""
+    return f"{CLIPS_DIR}/{identity_id}/{anchor_id}"
+
+
 def clip_dir(identity_id: str, anchor_id: str, emotion: str) -> str:
-    return f"{CLIPS_DIR}/{clip_key(identity_id, anchor_id, emotion)}"
+    return f"{pair_dir(identity_id, anchor_id)}/{emotion}"
 
 
 def png_frame_file(timestep: int, view: int) -> str:

@@ -106,6 +106,3 @@ def load_manifest(root: str | Path) -> dict[str, Any]:
 def vocabulary_of(manifest: dict[str, Any]) -> Vocabulary:
     return Vocabulary(manifest["emotions"])
 
-
-def config_of(manifest: dict[str, Any]) -> DatasetConfig:
-    return DatasetConfig.from_json(manifest["config"])

@@ -58,8 +58,8 @@ def clip_entry(clip_json: dict[str, Any], clip_json_bytes: bytes) -> dict[str, A
     """The manifest entry of a clip, derived from its ``clip.json`` (whose own checksum is added)."""
     try:
         directory = clip_dir(clip_json["identity"], clip_json["anchor"], clip_json["emotion"])
-        files = {f"{directory}/{name}": record for name, record in clip_json["files"].items()}
-        files[f"{directory}/{CLIP_JSON}"] = {"sha256": sha256_bytes(clip_json_bytes), "bytes": len(clip_json_bytes)}
+        files = dict(clip_json["files"])
+        files[CLIP_JSON] = {"sha256": sha256_bytes(clip_json_bytes), "bytes": len(clip_json_bytes)}
         return {
             "key": clip_json["key"],
             "identity": clip_json["identity"],

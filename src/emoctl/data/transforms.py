@@ -26,13 +26,6 @@ from emoctl.data.layout import mp4_view_file, png_frame_file
 from emoctl.errors import DataError
 
 
-def frame_files(num_frames: int, num_views: int, frame_format: str) -> list[str]:
-    """Every frame file of a clip, relative to the clip directory, in a fixed order."""
-    if frame_format == "mp4":
-        return [mp4_view_file(v) for v in range(num_views)]
-    return [png_frame_file(t, v) for t in range(num_frames) for v in range(num_views)]
-
-
 def transforms_for_clip(cameras: CameraRig, num_frames: int, frame_format: str) -> dict[str, Any]:
     """The ``transforms.json`` of a clip with a static rig of ``cameras.num_views`` views over ``num_frames`` frames."""
     gl = opencv_to_opengl(cameras.c2w).double()

@@ -132,20 +132,21 @@ def _guard(problems: list[str], who: str, check) -> None:
 
 def _owners(manifest: dict[str, Any]):
     for entry in manifest["identities"]:
-        yield f"identity {entry['id']}", entry["files"]
+        yield f"identity {entry['id']}", entry
     for entry in manifest["anchors"]:
-        yield f"anchor {entry['id']}", entry["files"]
+        yield f"anchor {entry['id']}", entry
     for entry in manifest["clips"]:
-        yield f"clip {entry['key']}", entry["files"]
+        yield f"clip {entry['key']}", entry
 
 
 def _check_checksums(root: Path, manifest: dict[str, Any], report: VerifyReport) -> set[str]:
     """Report missing files and checksum mismatches; return the paths that are missing or wrong."""
     bad: set[str] = set()
     n = 0
-    for who, files in _owners(manifest):
-        for rel, record in files.items():
+    for who, entry in _owners(manifest):
+        for name, record in entry["files"].items():
             n += 1
+            rel = f"{entry['dir']}/{name}"
             path = root / rel
             if not path.is_file():
                 report.problems.append(f"{who}: missing file {rel}")
@@ -192,7 +193,7 @@ def _check_anchor(root: Path, entry: dict[str, Any], emotions: list[str], bad: s
         rel = f"{entry['dir']}/{anchor_emotion_file(emotion)}"
         if rel in bad:
             continue
-        if rel not in entry["files"]:
+        if anchor_emotion_file(emotion) not in entry["files"]:
             problems.append(f"{who}: no FLAME file for emotion {emotion!r} ({rel} is not listed)")
             continue
         try:
@@ -214,8 +215,7 @@ def _check_clip(
     if f"{d}/{CLIP_JSON}" not in bad:
         record = clip_record(root, clip)
         differing = [f for f in _CLIP_FIELDS_IN_RECORD if record.get(f) != clip[f]]
-        listed = {f"{d}/{name}" for name in record.get("files", {})} | {f"{d}/{CLIP_JSON}"}
-        if listed != set(clip["files"]):
+        if set(record.get("files", {})) | {CLIP_JSON} != set(clip["files"]):
             differing.append("files")
         if differing:
             problems.append(f"{who}: {d}/{CLIP_JSON} disagrees with the manifest on {differing}")
@@ -264,7 +264,7 @@ def _check_frames(root: Path, clip: dict[str, Any], bad: set[str], problems: lis
         rel = f"{d}/{name}"
         if rel in bad:
             continue
-        if rel not in clip["files"]:
+        if name not in clip["files"]:
             problems.append(f"{who}: frame file {rel} is not listed")
             continue
         try:
@@ -322,7 +322,7 @@ def _first_difference(timestamps: dict[str, list[float]], clips: dict[str, dict[
 
 def _check_unlisted(root: Path, manifest: dict[str, Any], problems: list[str]) -> None:
     clip_dirs = {c["dir"] for c in manifest["clips"]}
-    listed_files = {rel for c in manifest["clips"] for rel in c["files"]}
+    listed_files = {f"{c['dir']}/{name}" for c in manifest["clips"] for name in c["files"]}
     for top, listed in (
         (IDENTITIES_DIR, {e["dir"] for e in manifest["identities"]}),
         (ANCHORS_DIR, {e["dir"] for e in manifest["anchors"]}),

@@ -23,6 +23,7 @@ from emoctl.data.io import (
     TMP_PREFIX,
     atomic_write_bytes,
     canonical_json,
+    file_record,
     flame_to_bytes,
     fsync_dir,
     sha256_bytes,
@@ -54,13 +55,13 @@ from emoctl.emotions import Vocabulary
 
 
 def _write_files(root: Path, directory: str, files: dict[str, bytes], tag: str) -> tuple[dict[str, Any], int]:
-    """Write ``files`` (name -> bytes) under ``root/directory``; their records and the bytes actually written."""
+    """Write ``files`` (name -> bytes) under ``root/directory``; their records (by name) and the bytes written."""
     records: dict[str, Any] = {}
     written = 0
     for name, data in files.items():
         if atomic_write_bytes(root / directory / name, data, tag=tag):
             written += len(data)
-        records[f"{directory}/{name}"] = {"sha256": sha256_bytes(data), "bytes": len(data)}
+        records[name] = {"sha256": sha256_bytes(data), "bytes": len(data)}
     return dict(sorted(records.items())), written
 
 
@@ -178,8 +179,6 @@ def write_clip(
             files[name] = {"sha256": sha256_bytes(data), "bytes": len(data)}
 
         if config.frame_format == "mp4":
-            from emoctl.data.io import file_record
-
             for v in range(num_views):
                 name = mp4_view_file(v)
                 write_mp4(tmp / name, frames[:, v], anchor.fps, config.video_crf)
