@@ -1,0 +1,168 @@
+"""Binning of projected Gaussians into pixel blocks, depth sorting, and chunk planning.
+
+gsplat decides which Gaussians a pixel sees by 16 x 16 tiles: a Gaussian is evaluated by every
+pixel of every tile that its (opacity-aware) bounding box touches. The CPU rasterizer keeps
+exactly that rule but works on smaller square *blocks* (``block_size`` divides 16): a block
+receives a Gaussian only if the Gaussian is binned into the block's tile **and** the block can
+contain a pixel where the Gaussian's alpha reaches ``ALPHA_THRESHOLD`` (such pixels are skipped
+by the compositing rule anyway), so the result is the tile rule's result with less work.
+
+Everything here is integer bookkeeping without gradients.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from emoctl.render.conventions import TILE_SIZE
+
+
+@dataclass
+class BinPlan:
+    """Which Gaussians each pixel block composites, front to back.
+
+    Attributes:
+        block_size: side of a block in pixels.
+        blocks_x, blocks_y: blocks per image row / column (the padded image is
+            ``blocks_y * block_size`` by ``blocks_x * block_size``).
+        num_images: images rendered together (batch times cameras).
+        entry_gaussian: ``[E]`` int64 index of the Gaussian of each (block, Gaussian) entry,
+            entries grouped by block and sorted by depth inside a block.
+        block_ids: ``[M]`` int64 global ids (``image * blocks_y * blocks_x + row * blocks_x +
+            col``) of the blocks that have at least one entry, most entries first.
+        block_starts: ``[M]`` int64 offset of each block's first entry in ``entry_gaussian``.
+        block_counts: list of ``M`` ints, the number of entries of each block (descending).
+    """
+
+    block_size: int
+    blocks_x: int
+    blocks_y: int
+    num_images: int
+    entry_gaussian: Tensor
+    block_ids: Tensor
+    block_starts: Tensor
+    block_counts: list[int]
+
+    @property
+    def num_entries(self) -> int:
+        return int(self.entry_gaussian.shape[0])
+
+
+@torch.no_grad()
+def bin_gaussians(
+    means2d: Tensor,
+    radii: Tensor,
+    extents: Tensor,
+    depths: Tensor,
+    image_ids: Tensor,
+    num_images: int,
+    width: int,
+    height: int,
+    block_size: int,
+) -> BinPlan:
+    """Bin visible Gaussians into pixel blocks.
+
+    Args:
+        means2d: ``[G, 2]`` pixel coordinates of the visible Gaussians.
+        radii: ``[G, 2]`` gsplat bounding-box half widths (integers, > 0 in at least one axis).
+        extents: ``[G, 2]`` half widths of the box outside which the Gaussian's alpha is below
+            the threshold (conservative).
+        depths: ``[G]`` camera-space depth (sort key).
+        image_ids: ``[G]`` int64 image index of each Gaussian.
+        num_images: total number of images.
+        width, height: image size.
+        block_size: block side in pixels; must divide :data:`TILE_SIZE`.
+
+    Returns:
+        A :class:`BinPlan`.
+    """
+    if TILE_SIZE % block_size:
+        raise ValueError(f"block_size must divide {TILE_SIZE}, got {block_size}")
+    device = means2d.device
+    per_tile = TILE_SIZE // block_size
+    tiles_x, tiles_y = math.ceil(width / TILE_SIZE), math.ceil(height / TILE_SIZE)
+    blocks_x, blocks_y = tiles_x * per_tile, tiles_y * per_tile
+    # Blocks that contain at least one real pixel.
+    used_x, used_y = math.ceil(width / block_size), math.ceil(height / block_size)
+
+    mean = means2d.to(torch.float64)
+    rad = radii.to(torch.float64)
+    ext = extents.to(torch.float64)
+    # gsplat's tile range: [floor((m - r) / 16), ceil((m + r) / 16)), clamped to the grid.
+    tile_lo = torch.floor((mean - rad) / TILE_SIZE)
+    tile_hi = torch.ceil((mean + rad) / TILE_SIZE)
+    grid_tiles = torch.tensor([tiles_x, tiles_y], device=device, dtype=torch.float64)
+    tile_lo = torch.minimum(tile_lo.clamp(min=0), grid_tiles)
+    tile_hi = torch.minimum(tile_hi.clamp(min=0), grid_tiles)
+    # Blocks whose pixel centres (b*S + 0.5 ... b*S + S - 0.5) meet [m - e, m + e].
+    vis_lo = torch.ceil((mean - ext + 0.5) / block_size - 1.0)
+    vis_hi = torch.floor((mean + ext - 0.5) / block_size) + 1.0
+    grid_used = torch.tensor([used_x, used_y], device=device, dtype=torch.float64)
+    lo = torch.maximum(tile_lo * per_tile, vis_lo).clamp(min=0)
+    hi = torch.minimum(torch.minimum(tile_hi * per_tile, vis_hi), grid_used)
+    span = (hi - lo).clamp(min=0).to(torch.int64)  # [G, 2]
+    counts = span[:, 0] * span[:, 1]
+    lo = lo.to(torch.int64)
+
+    # Depth order (ties by index, as gsplat's stable radix sort) as a rank per Gaussian.
+    num_gaussians = int(means2d.shape[0])
+    order = torch.sort(depths, stable=True).indices
+    rank = torch.empty_like(order)
+    rank[order] = torch.arange(num_gaussians, device=device)
+
+    gauss = torch.repeat_interleave(torch.arange(num_gaussians, device=device), counts)
+    num_entries = int(gauss.shape[0])
+    first = torch.cumsum(counts, 0) - counts
+    local = torch.arange(num_entries, device=device) - first[gauss]
+    span_x = span[gauss, 0]
+    bx = lo[gauss, 0] + local % span_x.clamp(min=1)
+    by = lo[gauss, 1] + torch.div(local, span_x.clamp(min=1), rounding_mode="floor")
+    block = (image_ids[gauss] * blocks_y + by) * blocks_x + bx
+    key = block * max(num_gaussians, 1) + rank[gauss]
+    key, perm = torch.sort(key)
+    entry_gaussian = gauss[perm]
+    entry_block = torch.div(key, max(num_gaussians, 1), rounding_mode="floor")
+
+    block_ids, block_counts = torch.unique_consecutive(entry_block, return_counts=True)
+    block_starts = torch.cumsum(block_counts, 0) - block_counts
+    # Most entries first, so that blocks grouped into one chunk have similar lengths.
+    by_count = torch.sort(block_counts, descending=True, stable=True).indices
+    return BinPlan(
+        block_size=block_size,
+        blocks_x=blocks_x,
+        blocks_y=blocks_y,
+        num_images=num_images,
+        entry_gaussian=entry_gaussian,
+        block_ids=block_ids[by_count],
+        block_starts=block_starts[by_count],
+        block_counts=block_counts[by_count].tolist(),
+    )
+
+
+@dataclass
+class Chunk:
+    """Blocks ``first .. stop - 1`` of a :class:`BinPlan` (in its order), processed together;
+    the longest has ``length`` entries."""
+
+    first: int
+    stop: int
+    length: int
+
+
+def plan_chunks(plan: BinPlan, pixels_per_block: int, segment: int, budget: int) -> list[Chunk]:
+    """Group blocks so that one segment of ``segment`` entries of every block of a chunk costs at
+    most ``budget`` (block, entry, pixel) evaluations (at least one block per chunk)."""
+    counts = plan.block_counts
+    chunks: list[Chunk] = []
+    i, total = 0, len(counts)
+    while i < total:
+        length = counts[i]
+        per_block = min(length, segment) * pixels_per_block
+        take = min(total - i, max(1, budget // per_block))
+        chunks.append(Chunk(i, i + take, length))
+        i += take
+    return chunks
