@@ -221,6 +221,27 @@ def test_only_the_manifest_is_read_when_constructing(tiny_dataset, tmp_path):
         ds[0]
 
 
+def test_betas_come_from_the_tracker_else_the_identity_else_zeros(tmp_path):
+    from emoctl.data import PassThroughTracker, build_dataset
+    from synced_tiny import SMALL_EMOTIONS, TinyReenactor, make_anchor, tiny_config
+
+    class NoBetasTracker(PassThroughTracker):
+        def track(self, clip, key):
+            out = super().track(clip, key)
+            out.pop("betas", None)
+            return out
+
+    identities = [make_identity("id0", 0), make_identity("id1", 1, with_betas=False)]
+    build_dataset([make_anchor("a0", emotions=SMALL_EMOTIONS)], identities, TinyReenactor(), NoBetasTracker(),
+                  tmp_path, config=tiny_config(), emotions=SMALL_EMOTIONS, progress=False)
+    ds = SyncedEmotionDataset(tmp_path, "cross_identity", 2, "all")
+    for i in range(len(ds)):
+        item = ds[i]
+        for part, who in (("target", item["identity"]), ("driving", item["driving_identity"])):
+            expected = make_identity("x", 0).betas if who == "id0" else torch.zeros(300)
+            assert torch.equal(item[part]["betas"], expected)
+
+
 def test_mp4_datasets_give_approximately_the_frames(tmp_path):
     from synced_tiny import build_tiny
 

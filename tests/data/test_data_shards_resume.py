@@ -43,6 +43,18 @@ def test_two_shards_built_apart_merge_into_the_single_build(tmp_path, tiny_datas
     assert verify(a).ok
 
 
+def test_two_shard_processes_sharing_one_folder_merge_into_the_single_build(tmp_path, tiny_dataset, digest):
+    out = tmp_path / "shared"
+    procs = [subprocess.Popen([sys.executable, str(HERE / "synced_tiny.py"), "build", str(out), "--shard", str(i), "2"],
+                              stderr=subprocess.PIPE) for i in range(2)]
+    for proc in procs:
+        assert proc.wait(timeout=120) == 0, proc.stderr.read().decode()[-2000:]
+    merge_shards(out)
+    assert (out / "manifest.json").read_bytes() == (tiny_dataset / "manifest.json").read_bytes()
+    mine = {k: v for k, v in digest(out).items() if not k.startswith("shards/")}
+    assert mine == {k: v for k, v in digest(tiny_dataset).items() if not k.startswith("shards/")}
+
+
 def test_merge_names_a_missing_shard(tmp_path):
     a, _ = _two_shards(tmp_path)
     with pytest.raises(DataError, match=r"missing shard file\(s\) \['shards/shard-1-of-2.json'\]"):

@@ -137,6 +137,21 @@ def test_unlisted_clip_directories_files_and_leftovers_are_reported(tiny_copy):
     ]
 
 
+def test_an_mp4_view_with_a_frame_less_is_reported(tmp_path):
+    from emoctl.data.media import read_mp4, write_mp4
+    from synced_tiny import build_tiny
+
+    build_tiny(tmp_path, frame_format="mp4", num_identities=1, num_anchors=1)
+    video = tmp_path / "clips/id0/anchor0/happy/frames/view_01.mp4"
+    write_mp4(video, read_mp4(video)[:5], fps=5.0)
+    _reseal(tmp_path, "id0/anchor0/happy")
+    (tmp_path / "identities/id7").mkdir()
+    assert verify(tmp_path).problems == [
+        "clip id0/anchor0/happy: clips/id0/anchor0/happy/frames/view_01.mp4 holds [5, 64, 64, 3], expected [6, 64, 64, 3]",
+        "unlisted directory identities/id7 (not in the manifest)",
+    ]
+
+
 def test_a_malformed_or_missing_manifest_is_reported(tiny_copy, tmp_path):
     manifest = _manifest(tiny_copy)
     manifest["schema_version"] = 99

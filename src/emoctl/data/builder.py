@@ -40,7 +40,8 @@ from emoctl.data.writers import frames_as_numpy, remove_leftovers, write_anchor,
 from emoctl.emotions import EMOTIONS, Vocabulary
 from emoctl.errors import DataError, ShapeError
 
-#: Reenacted timestamps may differ from the anchor's by this much (seconds) and still count as synchronised.
+#: Reenacted timestamps may differ from the anchor's by 1 µs plus this fraction (float32 rounding of long
+#: clips) and still count as synchronised; the anchor's own timestamps are what is stored.
 TIMESTAMP_TOLERANCE = 1e-6
 
 
@@ -302,7 +303,7 @@ def _check_reenacted(clip: Any, key: str, anchor: AnchorClip, config: DatasetCon
             f"{who} returned cameras for {clip.cameras.width}x{clip.cameras.height} images, frames are {width}x{height}"
         )
     timestamps = as_timestamps(clip.timestamps, anchor.num_frames, f"{who}: timestamps")
-    if not torch.allclose(timestamps, anchor.timestamps, rtol=0.0, atol=TIMESTAMP_TOLERANCE):
+    if not torch.allclose(timestamps, anchor.timestamps, rtol=TIMESTAMP_TOLERANCE, atol=TIMESTAMP_TOLERANCE):
         worst = float((timestamps - anchor.timestamps).abs().max())
         raise DataError(f"{who} returned timestamps that differ from the anchor's by up to {worst:.3g} s; "
                         "reenacted clips must keep the anchor's timing")
