@@ -192,4 +192,4 @@ class SyncedEmotionDataset(Dataset):
 
 def _to_float_chw(image: np.ndarray) -> torch.Tensor:
     """uint8 ``[..., H, W, 3]`` -> float ``[..., 3, H, W]`` in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(image)).movedim(-1, -3).float().div_(255.0).contiguous()
+    return torch.from_numpy(np.ascontiguousarray(np.moveaxis(image, -1, -3))).to(torch.float32).div_(255.0)

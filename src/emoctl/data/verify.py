@@ -40,13 +40,13 @@ from emoctl.data.media import read_mp4, read_png
 from emoctl.data.reader import (
     anchor_flame,
     anchor_record,
-    clip_cameras,
     clip_flame,
     clip_record,
     identity_betas,
     identity_reference_image,
 )
 from emoctl.data.records import timestamps_digest
+from emoctl.data.transforms import cameras_from_transforms
 from emoctl.errors import EmoctlError
 
 _CLIP_FIELDS_IN_RECORD = (
@@ -235,13 +235,14 @@ def _check_clip(
             problems.append(f"{who}: {exc}")
     if f"{d}/{TRANSFORMS}" not in bad:
         try:
-            rig = clip_cameras(root, clip)
+            transforms = read_json(root / d / TRANSFORMS, who)
+            rig = cameras_from_transforms(transforms, f"{d}/{TRANSFORMS}")
             if (rig.num_views, rig.width, rig.height) != (V, clip["width"], clip["height"]):
                 problems.append(
                     f"{who}: {TRANSFORMS} has {rig.num_views} views of {rig.width}x{rig.height}, manifest says "
                     f"{V} of {clip['width']}x{clip['height']}"
                 )
-            entries = len(read_json(root / d / TRANSFORMS, who)["frames"])
+            entries = len(transforms["frames"])
             if entries != T * V:
                 problems.append(f"{who}: {TRANSFORMS} has {entries} frame entries, expected {T} x {V} = {T * V}")
         except EmoctlError as exc:
