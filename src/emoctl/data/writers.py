@@ -169,7 +169,7 @@ def write_clip(
     """
     num_frames, num_views, height, width = (int(s) for s in frames.shape[:4])
     final_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_sibling(final_dir.parent / emotion, emotion)
+    tmp = temporary_sibling(final_dir, emotion)
     try:
         (tmp / "frames").mkdir(parents=True)
         files: dict[str, Any] = {}
