@@ -10,11 +10,8 @@ from torch import Tensor
 from emoctl.render.compositing import DEFAULT_CHUNK_BUDGET, DEFAULT_SEGMENT, composite
 from emoctl.render.projection import project_gaussians
 from emoctl.render.tiles import bin_gaussians
-from emoctl.render.validation import (
-    BackendUnavailableError,
-    RasterizeInputs,
-    validate_inputs,
-)
+from emoctl.render.errors import BackendUnavailableError, MissingDependencyError
+from emoctl.render.validation import RasterizeInputs, validate_inputs
 
 #: Side in pixels of the blocks the PyTorch rasterizer composites (divides the 16-pixel tile).
 DEFAULT_BLOCK_SIZE = 8
@@ -76,7 +73,8 @@ def rasterize(
         ShapeError: bad shapes, non-floating or mixed dtypes, mixed devices.
         NonFiniteError: NaN or infinite values, or a zero quaternion.
         RenderArgumentError: bad width, height, clipping planes or backend name.
-        BackendUnavailableError: ``backend="gsplat"`` without gsplat or without CUDA tensors.
+        BackendUnavailableError: ``backend="gsplat"`` with tensors that are not on CUDA.
+        MissingDependencyError: ``backend="gsplat"`` without the gsplat package.
     """
     inputs = validate_inputs(means, quats, scales, opacities, colors, viewmats, Ks, width,
                              height, backgrounds, near_plane, far_plane, backend)
@@ -88,7 +86,7 @@ def rasterize(
                 "backend='torch' (or 'auto') to render on this device"
             )
         if not gsplat_available():
-            raise BackendUnavailableError(
+            raise MissingDependencyError(
                 "backend='gsplat' needs the gsplat package: pip install \"emoctl[gsplat]\""
             )
     use_gsplat = backend == "gsplat" or (

@@ -9,17 +9,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from emoctl.errors import EmoctlError, NonFiniteError, ShapeError
+from emoctl.errors import NonFiniteError, ShapeError
+from emoctl.render.errors import RenderArgumentError
 
 BACKENDS = ("auto", "torch", "gsplat")
-
-
-class RenderArgumentError(EmoctlError, ValueError):
-    """A non-tensor argument of a render call (size, clipping plane, backend) is invalid."""
-
-
-class BackendUnavailableError(EmoctlError, RuntimeError):
-    """The requested rasterization backend cannot run here (not installed, or no CUDA)."""
 
 
 @dataclass

@@ -1,0 +1,204 @@
+"""Writing rendered images: PNG frames, labelled grids, MP4/GIF videos.
+
+Every writer is atomic: it writes a temporary file in the destination folder and moves it into
+place with ``os.replace``, so a failure never leaves a half-written or clobbered file.
+Videos need imageio (``pip install "emoctl[video]"``), imported only when a video is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from emoctl.errors import NonFiniteError, ShapeError
+from emoctl.render.errors import MissingDependencyError, RenderArgumentError
+
+VIDEO_SUFFIXES = (".mp4", ".gif")
+
+
+def to_uint8(image: torch.Tensor | np.ndarray, name: str = "image") -> np.ndarray:
+    """Convert an image (or a stack) to ``uint8``.
+
+    Floating input is read as ``[0, 1]`` (values outside are clipped, then ``round(255 x)``);
+    ``uint8`` input is returned as is. Any leading shape is kept.
+    """
+    if isinstance(image, torch.Tensor):
+        image = image.detach().cpu().numpy()
+    array = np.asarray(image)
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == np.bool_ or not (np.issubdtype(array.dtype, np.floating)):
+        raise ShapeError(f"{name} must be float in [0, 1] or uint8, got dtype {array.dtype}")
+    if not np.isfinite(array).all():
+        raise NonFiniteError(f"{name} contains NaN or infinite values")
+    return np.round(np.clip(array, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def _check_image(array: np.ndarray, name: str, channels: Sequence[int]) -> np.ndarray:
+    if array.ndim == 2 and 1 in channels:
+        array = array[..., None]
+    if array.ndim != 3 or array.shape[-1] not in channels or 0 in array.shape:
+        raise ShapeError(
+            f"{name} must have shape [H, W, C] with C in {tuple(channels)}, got {array.shape}"
+        )
+    return array
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path next to ``path`` (same suffix); on success move it onto ``path``,
+    on failure delete it and leave ``path`` untouched."""
+    dest = Path(path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=f".tmp{dest.suffix}",
+                                    dir=dest.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def save_png(image: torch.Tensor | np.ndarray, path: str | os.PathLike[str]) -> Path:
+    """Write one image as PNG (atomically).
+
+    Args:
+        image: ``[H, W, 3]`` or ``[H, W, 4]`` (also ``[H, W, 1]`` / ``[H, W]`` grey), float in
+            ``[0, 1]`` or ``uint8``.
+        path: destination file.
+
+    Returns:
+        The path written.
+    """
+    from PIL import Image
+
+    array = _check_image(to_uint8(image), "image", (1, 3, 4))
+    mode = {1: "L", 3: "RGB", 4: "RGBA"}[array.shape[-1]]
+    pil = Image.fromarray(array[..., 0] if mode == "L" else array, mode=mode)
+    with atomic_path(path) as tmp:
+        pil.save(tmp, format="PNG")
+    return Path(path)
+
+
+def image_grid(images: torch.Tensor | np.ndarray | Sequence[torch.Tensor | np.ndarray],
+               ncols: int, labels: Sequence[str] | None = None, pad: int = 2,
+               background: int = 255) -> np.ndarray:
+    """Tile equally sized images into a grid, optionally with a text label under each.
+
+    Args:
+        images: ``[N, H, W, 3]`` (or a list of ``[H, W, 3]``), float in ``[0, 1]`` or uint8.
+        ncols: images per row (>= 1); rows are ``ceil(N / ncols)``.
+        labels: ``N`` strings drawn (Pillow's default font, black) in a strip under each image.
+        pad: pixels of ``background`` around and between the cells.
+        background: grey level of the padding and the label strips.
+
+    Returns:
+        ``[H', W', 3]`` uint8.
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    if isinstance(images, (list, tuple)):
+        if not images:
+            raise ShapeError("images is empty; need at least one image")
+        arrays = [to_uint8(im, f"images[{i}]") for i, im in enumerate(images)]
+        shapes = {a.shape for a in arrays}
+        if len(shapes) != 1:
+            raise ShapeError(f"all images must have the same shape, got {sorted(shapes)}")
+        stack = np.stack(arrays)
+    else:
+        stack = to_uint8(images, "images")
+    if stack.ndim != 4 or stack.shape[-1] != 3 or stack.shape[0] == 0:
+        raise ShapeError(f"images must have shape [N, H, W, 3] with N >= 1, got {stack.shape}")
+    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
+        raise RenderArgumentError(f"ncols must be a positive int, got {ncols!r}")
+    if isinstance(pad, bool) or not isinstance(pad, int) or pad < 0:
+        raise RenderArgumentError(f"pad must be a non-negative int, got {pad!r}")
+    n, h, w, _ = stack.shape
+    if labels is not None:
+        labels = [str(label) for label in labels]
+        if len(labels) != n:
+            raise ShapeError(f"got {len(labels)} labels for {n} images")
+    font = ImageFont.load_default()
+    label_h = 0
+    if labels is not None:
+        heights = [font.getbbox(label or " ")[3] for label in labels]
+        label_h = max(heights) + 4
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    cell_h, cell_w = h + label_h, w
+    canvas = Image.new(
+        "RGB",
+        (ncols * cell_w + (ncols + 1) * pad, nrows * cell_h + (nrows + 1) * pad),
+        (background,) * 3,
+    )
+    draw = ImageDraw.Draw(canvas)
+    for i in range(n):
+        row, col = divmod(i, ncols)
+        x = pad + col * (cell_w + pad)
+        y = pad + row * (cell_h + pad)
+        canvas.paste(Image.fromarray(stack[i]), (x, y))
+        if labels is not None:
+            draw.text((x + 2, y + h + 2), labels[i], fill=(0, 0, 0), font=font)
+    return np.asarray(canvas)
+
+
+def _import_imageio():  # noqa: ANN202 - the module
+    try:
+        import imageio.v2 as imageio_v2
+    except ImportError as exc:
+        raise MissingDependencyError(
+            'writing videos needs imageio and imageio-ffmpeg: pip install "emoctl[video]"'
+        ) from exc
+    return imageio_v2
+
+
+def write_video(frames: torch.Tensor | np.ndarray, path: str | os.PathLike[str],
+                fps: float = 25.0) -> Path:
+    """Write frames as an MP4 (H.264 via imageio's bundled ffmpeg) or a looping GIF, chosen by
+    the file suffix; atomic.
+
+    Args:
+        frames: ``[T, H, W, 3]``, float in ``[0, 1]`` or uint8, ``T >= 1``. MP4 frames of odd
+            size are padded by one edge pixel (H.264 with yuv420p needs even sizes).
+        path: ``*.mp4`` or ``*.gif``.
+        fps: frames per second (> 0).
+
+    Returns:
+        The path written.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix not in VIDEO_SUFFIXES:
+        raise RenderArgumentError(f"video path must end in one of {VIDEO_SUFFIXES}, got {str(path)!r}")
+    if not float(fps) > 0:
+        raise RenderArgumentError(f"fps must be > 0, got {fps!r}")
+    array = to_uint8(frames, "frames")
+    if array.ndim != 4 or array.shape[-1] != 3 or 0 in array.shape:
+        raise ShapeError(f"frames must have shape [T, H, W, 3] with T >= 1, got {array.shape}")
+    imageio_v2 = _import_imageio()
+    with atomic_path(path) as tmp:
+        if suffix == ".gif":
+            duration_ms = 1000.0 / float(fps)
+            imageio_v2.mimsave(tmp, list(array), format="GIF", duration=duration_ms, loop=0)
+        else:
+            h, w = array.shape[1:3]
+            array = np.pad(array, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+            writer = imageio_v2.get_writer(
+                tmp, format="FFMPEG", mode="I", fps=float(fps), codec="libx264",
+                pixelformat="yuv420p", macro_block_size=1, quality=8,
+            )
+            try:
+                for frame in array:
+                    writer.append_data(frame)
+            finally:
+                writer.close()
+    return Path(path)
