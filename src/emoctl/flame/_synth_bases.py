@@ -1,0 +1,289 @@
+"""Blendshape bases of the synthetic head: 300 shape, 100 expression, and pose correctives.
+
+All fields are displacements in metres per unit coefficient, ``[V, 3]``, left/right symmetric
+(or antisymmetric for some random tail components). Expression fields act on the skin only;
+eyeballs and the mouth pouch follow them through skinning. Shape fields move the eyeballs and
+the pouch rigidly with the skin around them, so eyes stay in their fissures.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from emoctl.flame._synth_fields import Anchors, Frames, blob, fissure_window
+from emoctl.flame._synth_mesh import PART_EYE_LEFT, PART_EYE_RIGHT, PART_MOUTH, PART_SKIN, HeadMesh
+from emoctl.flame._synth_surface import gauss, smoothstep
+
+#: The named expression components, in order (indices 0..15); the rest are ``component_16`` ...
+SEMANTIC_EXPRESSIONS: tuple[str, ...] = (
+    "lip_corner_pull", "lip_corner_depress", "lip_stretch", "lip_press", "lip_pucker", "lip_funnel",
+    "upper_lip_raise", "lower_lip_depress", "cheek_raise", "nose_wrinkle", "brow_inner_raise",
+    "brow_outer_raise", "brow_lower", "upper_lid_raise", "lid_tighten", "eye_close",
+)  # fmt: skip
+
+#: Where each named expression acts (region masks of the synthetic head).
+EXPRESSION_REGIONS: dict[str, tuple[str, ...]] = {
+    "lip_corner_pull": ("mouth_corners", "lips", "cheeks", "nasolabial"),
+    "lip_corner_depress": ("mouth_corners", "lips", "chin"),
+    "lip_stretch": ("mouth_corners", "lips", "nasolabial"),
+    "lip_press": ("lips",),
+    "lip_pucker": ("lips", "mouth_corners"),
+    "lip_funnel": ("lips", "mouth_corners"),
+    "upper_lip_raise": ("lips", "nasolabial", "nose"),
+    "lower_lip_depress": ("lips", "chin"),
+    "cheek_raise": ("cheeks", "eyelids", "nasolabial"),
+    "nose_wrinkle": ("nose", "glabella"),
+    "brow_inner_raise": ("brows", "glabella", "forehead"),
+    "brow_outer_raise": ("brows", "forehead", "eye_corners"),
+    "brow_lower": ("brows", "glabella"),
+    "upper_lid_raise": ("eyelids",),
+    "lid_tighten": ("eyelids", "eye_corners"),
+    "eye_close": ("eyelids",),
+}
+
+#: The named (interpretable) shape components, in order (indices 0..19).
+SHAPE_COMPONENTS: tuple[str, ...] = (
+    "head_width", "head_length", "skull_height", "face_length", "jaw_width", "nose_size", "nose_length",
+    "cheek_fullness", "brow_ridge", "chin_protrusion", "eye_spacing", "mouth_width", "lip_fullness",
+    "forehead_slope", "ear_size", "neck_thickness", "cheekbone_width", "eye_depth", "nose_width", "overall_scale",
+)  # fmt: skip
+
+
+class _Ctx:
+    """Per-vertex quantities the fields are written with."""
+
+    def __init__(self, mesh: HeadMesh, frames: Frames, anchors: Anchors):
+        self.mesh, self.f, self.A, self.L = mesh, frames, anchors, mesh.layout
+        self.P = mesh.points
+        self.x, self.y, self.z = self.P[:, 0], self.P[:, 1], self.P[:, 2]
+        self.skin = (mesh.part == PART_SKIN).astype(float)
+        self.front = smoothstep(0.0, 0.03, self.z) * self.skin
+        r = np.linalg.norm(self.P - mesh.layout.origin, axis=1)
+        self.below_mouth = r * (np.nan_to_num(mesh.grid_row_theta) - mesh.frame.theta_mouth)
+        self.below_eye = r * (np.nan_to_num(mesh.grid_row_theta) - mesh.frame.theta_eye)
+        phi = np.nan_to_num(mesh.phi)
+        self.abs_phi = np.abs(np.where(phi > np.pi, phi - 2 * np.pi, phi))
+        self.in_mouth = np.clip(1.0 - (self.abs_phi / mesh.frame.phi_mouth_corner) ** 2, 0.0, 1.0)
+        self.corner = self.P[anchors.mouth_corner]
+        self.eye = anchors.eye_center
+        self.inner = self.P[anchors.inner_canthus]
+        self.outer = self.P[anchors.outer_canthus]
+        q = np.hypot(self.x / (self.corner[0] + 0.001), (self.y - anchors.mouth_y) / np.where(self.y > anchors.mouth_y, 0.0095, 0.0105))
+        self.lip_q = q
+        self.above_eye = self.skin * (mesh.eye_side < 0)
+        self.below_eye_side = self.skin * (mesh.eye_side > 0)
+        self.fissure = fissure_window(mesh)
+
+    def tangent(self, up: float | np.ndarray = 0.0, lateral: float | np.ndarray = 0.0, normal: float | np.ndarray = 0.0) -> np.ndarray:
+        def col(v: float | np.ndarray) -> np.ndarray:
+            return np.asarray(v, dtype=float).reshape(-1, 1) if np.ndim(v) else np.asarray(v, dtype=float)
+
+        return col(up) * self.f.up + col(lateral) * self.f.lateral + col(normal) * self.f.normal
+
+    def blob(self, cx: float, cy: float, sx: float, sy: float) -> np.ndarray:
+        return blob(self.P, cx, cy, sx, sy) * self.front
+
+    def mouth_line_continuity(self) -> np.ndarray:
+        """1 away from the mouth line; on the line, 1 only inside the slit (so one-sided fields
+        stay continuous beyond the corners)."""
+        return np.maximum(self.in_mouth, 1.0 - np.exp(-((self.below_mouth / 0.003) ** 2)))
+
+
+def semantic_expressions(mesh: HeadMesh, frames: Frames, anchors: Anchors, regions: dict[str, np.ndarray]) -> np.ndarray:
+    """``[16, V, 3]``: the named expression components, in :data:`SEMANTIC_EXPRESSIONS` order.
+
+    Each field is gated by its regions (:data:`EXPRESSION_REGIONS`): it fades out where the
+    largest of those masks drops below 0.5, so the motion stays where the masks say it is.
+    """
+    c = _Ctx(mesh, frames, anchors)
+    L, corner, eye = c.L, c.corner, c.eye
+    mouth_side = mesh.mouth_side
+    fields: dict[str, np.ndarray] = {}
+    w = c.blob(corner[0], corner[1], 0.009, 0.008)
+    cheek_bulge = c.blob(corner[0] + 0.008, corner[1] + 0.010, 0.009, 0.008)
+    fields["lip_corner_pull"] = c.tangent(up=0.0042 * w, lateral=0.0032 * w, normal=0.0012 * cheek_bulge)
+    w = c.blob(corner[0], corner[1] - 0.002, 0.009, 0.009)
+    fields["lip_corner_depress"] = c.tangent(up=-0.0040 * w, lateral=0.0008 * w)
+    w = c.blob(corner[0], corner[1], 0.010, 0.008)
+    fields["lip_stretch"] = c.tangent(up=-0.0008 * w, lateral=0.0045 * w, normal=-0.0006 * w)
+    lips = smoothstep(1.2, 0.7, c.lip_q) * c.front
+    squeeze = mouth_side * 0.0015 * (1.0 - np.exp(-((c.below_mouth / 0.003) ** 2)))
+    fields["lip_press"] = c.tangent(up=lips * squeeze, normal=-0.0012 * lips)
+    wide = smoothstep(1.5, 0.8, c.lip_q) * c.front
+    inward = np.clip(np.abs(c.x) / corner[0], 0.0, 1.3)
+    fields["lip_pucker"] = c.tangent(normal=0.0045 * wide, lateral=-0.0060 * inward * wide)
+    flare = -mouth_side * c.in_mouth * 0.0022 * np.exp(-((c.below_mouth / 0.005) ** 2))
+    fields["lip_funnel"] = c.tangent(normal=0.0025 * wide, up=flare * wide)
+    cont = c.mouth_line_continuity()
+    alae = c.blob(L.alae_x, L.nose_base_y + 0.006, 0.005, 0.005)
+    upper = (mouth_side < 0) * c.blob(0.0, anchors.mouth_y + 0.007, 0.75 * corner[0], 0.008) * cont
+    fields["upper_lip_raise"] = c.tangent(up=0.0035 * upper + 0.0012 * alae, normal=0.0008 * upper)
+    lower = (mouth_side > 0) * c.blob(0.0, anchors.mouth_y - 0.008, 0.75 * corner[0], 0.009) * cont
+    fields["lower_lip_depress"] = c.tangent(up=-0.0035 * lower, normal=0.0010 * lower)
+    cheek = c.blob(L.cheek_x, eye[1] - 0.028, 0.013, 0.011)
+    lower_lid = c.below_eye_side * c.fissure * np.exp(-((c.below_eye / 0.006) ** 2))
+    fields["cheek_raise"] = c.tangent(up=0.0030 * cheek + 0.0012 * lower_lid, normal=0.0015 * cheek)
+    bridge = c.blob(0.007, L.nasion_y - 0.010, 0.006, 0.008)
+    fields["nose_wrinkle"] = c.tangent(up=0.0025 * bridge + 0.0015 * alae, normal=0.0008 * bridge)
+    keep_lids = smoothstep(eye[1] + 0.003, eye[1] + 0.011, c.y)
+    w = c.blob(c.inner[0] - 0.002, L.brow_y, 0.008, 0.0065) * keep_lids
+    fields["brow_inner_raise"] = c.tangent(up=0.0040 * w)
+    w = c.blob(c.outer[0] + 0.002, L.brow_y - 0.001, 0.009, 0.0065) * keep_lids
+    fields["brow_outer_raise"] = c.tangent(up=0.0040 * w)
+    w = c.blob(0.018, L.brow_y - 0.001, 0.012, 0.0065) * keep_lids
+    glabella = c.blob(0.0, L.brow_y - 0.003, 0.006, 0.007)
+    fields["brow_lower"] = c.tangent(up=-0.0030 * w, lateral=-0.0020 * w, normal=0.0012 * glabella)
+    upper_lid = c.above_eye * c.fissure * np.exp(-((c.below_eye / 0.008) ** 2))
+    fields["upper_lid_raise"] = c.tangent(up=0.0025 * upper_lid)
+    tight_upper = c.above_eye * c.fissure * np.exp(-((c.below_eye / 0.006) ** 2))
+    tight_lower = c.below_eye_side * c.fissure * np.exp(-((c.below_eye / 0.005) ** 2))
+    crow = c.blob(c.outer[0] + 0.009, c.outer[1], 0.0055, 0.0075)
+    fields["lid_tighten"] = c.tangent(up=0.0016 * tight_lower - 0.0008 * tight_upper, normal=0.0007 * crow)
+    fields["eye_close"] = _eye_close(mesh, c)
+    out = []
+    for name in SEMANTIC_EXPRESSIONS:
+        support = smoothstep(0.05, 0.5, np.max([regions[r] for r in EXPRESSION_REGIONS[name]], axis=0))
+        out.append(fields[name] * (c.skin * support)[:, None])
+    return np.stack(out)
+
+
+def _eye_close(mesh: HeadMesh, c: _Ctx) -> np.ndarray:
+    """Upper lid down onto the lower lid: the upper margin lands exactly on the lower margin."""
+    out = np.zeros_like(c.P)
+    gap = np.zeros((len(mesh.grid_phi), 3))
+    for upper, lower in mesh.lower_copy.items():
+        if mesh.row[upper] == mesh.eye_row:
+            gap[mesh.col[upper]] = c.P[lower] - c.P[upper]
+    cols = np.where(mesh.col >= 0, mesh.col, 0)
+    falloff = c.above_eye * np.exp(-((c.below_eye / 0.0085) ** 2))
+    out += gap[cols] * falloff[:, None]
+    bulge = falloff * (1.0 - np.exp(-((c.below_eye / 0.003) ** 2)))  # none at the margin: it lands exactly
+    out += c.tangent(normal=0.0006 * c.fissure * bulge)
+    return out
+
+
+def _mirror_x(v: np.ndarray) -> np.ndarray:
+    return v * np.array([-1.0, 1.0, 1.0])
+
+
+def expression_tail(mesh: HeadMesh, frames: Frames, rng: np.random.Generator, count: int) -> np.ndarray:
+    """``[count, V, 3]`` smooth, localised random fields on the face, amplitude decaying with index
+    (like a PCA tail); each symmetric or antisymmetric under the left/right mirror."""
+    skin = mesh.part == PART_SKIN
+    P = mesh.points
+    candidates = np.where(skin & (P[:, 2] > 0.03) & (P[:, 1] > -0.09) & (P[:, 1] < 0.07))[0]
+    out = np.zeros((count, mesh.num_vertices, 3))
+    lateral = candidates[np.abs(P[candidates, 0]) > 0.015]  # antisymmetric fields need an off-midline centre
+    for k in range(count):
+        sign = 1.0 if rng.random() < 0.6 else -1.0
+        center = P[rng.choice(candidates if sign > 0 else lateral)]
+        sigma = rng.uniform(0.010, 0.028)
+        a = rng.standard_normal(3)
+        a /= np.linalg.norm(a)
+        amp = 0.0025 * (16.0 / (16.0 + k)) ** 0.6
+        for cx, s in ((center[0], 1.0), (-center[0], sign)):
+            w = gauss(np.linalg.norm(P - np.array([cx, center[1], center[2]]), axis=1), sigma) * skin
+            out[k] += s * amp * w[:, None] * (a[0] * frames.normal + a[1] * frames.up + a[2] * frames.lateral)
+    return out
+
+
+def _rigid_followers(mesh: HeadMesh, field: np.ndarray) -> np.ndarray:
+    """Move eyeballs and the mouth pouch rigidly with the mean displacement of their fissure/slit."""
+    out = field.copy()
+    for pid, row in ((PART_EYE_LEFT, mesh.eye_row), (PART_EYE_RIGHT, mesh.eye_row), (PART_MOUTH, mesh.mouth_row)):
+        idx = np.where(mesh.part == pid)[0]
+        center = mesh.points[idx].mean(axis=0)
+        ring = np.where((mesh.row == row) & (mesh.part == PART_SKIN))[0]
+        ring = ring[np.argsort(np.linalg.norm(mesh.points[ring] - center, axis=1))[:12]]
+        out[..., idx, :] = field[..., ring, :].mean(axis=-2, keepdims=True)
+    return out
+
+
+def semantic_shapes(mesh: HeadMesh, frames: Frames, anchors: Anchors) -> np.ndarray:
+    """``[20, V, 3]``: the interpretable shape components, in :data:`SHAPE_COMPONENTS` order."""
+    c = _Ctx(mesh, frames, anchors)
+    L, P, x, y, z = c.L, c.P, c.x, c.y, c.z
+    skin = c.skin[:, None]
+    zero = np.zeros_like(P)
+
+    def vec(dx=0.0, dy=0.0, dz=0.0) -> np.ndarray:
+        out = zero.copy()
+        out[:, 0], out[:, 1], out[:, 2] = dx, dy, dz
+        return out
+
+    def soft_min(a: np.ndarray, eps: float = 0.01) -> np.ndarray:
+        return 0.5 * (a - np.sqrt(a * a + eps * eps))
+
+    def soft_max(a: np.ndarray, eps: float = 0.01) -> np.ndarray:
+        return 0.5 * (a + np.sqrt(a * a + eps * eps))
+
+    nose_mask = smoothstep(0.0, 0.004, mesh.nose_height)
+    nose_center = np.array([0.0, 0.5 * (L.nasion_y + L.nose_base_y), P[anchors.nose_tip, 2] - 0.012])
+    ear_mask = smoothstep(0.0, 0.004, mesh.ear_height)
+    ear_center = np.array([np.sign(x) * (L.skull_rx + 0.005), np.full_like(x, L.ear_y), np.full_like(x, L.ear_z)]).T
+    neck = smoothstep(-0.07, -0.11, y)
+    fields = {
+        "head_width": vec(dx=0.06 * x),
+        "head_length": vec(dz=0.07 * soft_min(z + 0.02)),
+        "skull_height": vec(dy=0.06 * soft_max(y - 0.03)),
+        "face_length": vec(dy=0.07 * soft_min(np.maximum(y, L.chin_y - 0.02) - c.eye[1])),
+        "jaw_width": vec(dx=0.08 * x * smoothstep(c.A.mouth_y + 0.02, c.A.mouth_y - 0.02, y) * (1 - neck)),
+        "nose_size": 0.15 * (P - nose_center) * nose_mask[:, None],
+        "nose_length": c.tangent(normal=0.003 * nose_mask * smoothstep(L.nasion_y, L.nose_tip_y, y)),
+        "cheek_fullness": c.tangent(normal=0.003 * c.blob(L.cheek_x, L.cheek_y, 0.02, 0.018)),
+        "brow_ridge": c.tangent(normal=0.002 * c.blob(0.025, L.brow_y, 0.02, 0.006)),
+        "chin_protrusion": vec(dz=0.003 * c.blob(0.0, L.chin_y, 0.02, 0.015)),
+        "eye_spacing": vec(dx=0.002 * np.sign(x) * c.blob(c.eye[0], c.eye[1], 0.012, 0.012)),
+        "mouth_width": vec(dx=0.12 * x * c.blob(0.0, c.A.mouth_y, 0.03, 0.012)),
+        "lip_fullness": c.tangent(normal=0.0015 * smoothstep(1.2, 0.7, c.lip_q) * c.front),
+        "forehead_slope": vec(dz=0.004 * smoothstep(L.brow_y, L.brow_y + 0.05, y) * c.front),
+        "ear_size": 0.2 * (P - ear_center) * ear_mask[:, None],
+        "neck_thickness": vec(dx=0.08 * x * neck, dz=0.08 * (z - L.neck_center_z) * neck),
+        "cheekbone_width": vec(dx=0.004 * np.sign(x) * c.blob(L.cheekbone_x, L.cheekbone_y, 0.014, 0.014)),
+        "eye_depth": c.tangent(normal=-0.002 * c.blob(c.eye[0], c.eye[1], 0.012, 0.011)),
+        "nose_width": vec(dx=0.15 * x * nose_mask * smoothstep(L.nose_tip_y + 0.01, L.nose_base_y, y)),
+        "overall_scale": 0.04 * (P - L.origin),
+    }
+    stacked = np.stack([fields[name] * (skin if name != "overall_scale" else 1.0) for name in SHAPE_COMPONENTS])
+    stacked = _rigid_followers(mesh, stacked)
+    stacked[SHAPE_COMPONENTS.index("overall_scale")] = 0.04 * (P - L.origin)  # exact scaling for every part
+    return stacked
+
+
+def shape_tail(mesh: HeadMesh, rng: np.random.Generator, count: int) -> np.ndarray:
+    """``[count, V, 3]`` smooth random identity fields, mirror-symmetric, decaying amplitude.
+
+    Component ``k`` is a sum of three Gaussian radial basis functions with random vector weights,
+    plus its mirror image, scaled to a peak of ``3 mm * (20 / (20 + k))^0.8``; the widths shrink
+    from about 6 cm to 1.5 cm along the tail (finer detail at higher index, as in a PCA).
+    """
+    P = mesh.points
+    skin = mesh.part == PART_SKIN
+    pool = P[skin]
+    n_rbf = 3
+    centers = pool[rng.choice(len(pool), count * n_rbf)]  # [K * 3, 3]
+    width = 0.06 * (0.25 ** (np.arange(count) / max(count - 1, 1)))  # 6 cm -> 1.5 cm
+    sigma = np.repeat(width, n_rbf) * rng.uniform(0.8, 1.25, count * n_rbf)
+    coef = rng.standard_normal((count, n_rbf, 3))
+
+    def basis(points: np.ndarray) -> np.ndarray:
+        d2 = np.sum(points**2, axis=1)[:, None] - 2.0 * points @ centers.T + np.sum(centers**2, axis=1)[None]
+        g = np.exp(-0.5 * np.maximum(d2, 0.0) / sigma[None] ** 2).reshape(len(points), count, n_rbf)
+        return np.matmul(g.transpose(1, 0, 2), coef)  # [K, V, 3]
+
+    field = basis(P) + _mirror_x(basis(_mirror_x(P)))
+    peak = np.abs(field[:, skin]).max(axis=(1, 2))
+    amp = 0.003 * (20.0 / (20.0 + np.arange(count))) ** 0.8
+    field *= (amp / np.maximum(peak, 1e-9))[:, None, None]
+    field[:, ~skin] = 0.0
+    return _rigid_followers(mesh, field)
+
+
+def pose_correctives(mesh: HeadMesh, frames: Frames, anchors: Anchors) -> np.ndarray:
+    """``[V, 3, 36]``: small jaw correctives (mouth corners drawn in as the mouth opens)."""
+    c = _Ctx(mesh, frames, anchors)
+    posedirs = np.zeros((mesh.num_vertices, 3, 36))
+    corners = c.blob(c.corner[0], c.corner[1], 0.008, 0.007)
+    sin_feature = 9 * 1 + 3 * 2 + 1  # jaw joint (j = 2 -> block 1), (R - I)[2, 1] = sin(pitch)
+    posedirs[:, :, sin_feature] = c.tangent(lateral=-0.004 * corners) * c.skin[:, None]
+    return posedirs
