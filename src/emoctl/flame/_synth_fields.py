@@ -83,9 +83,6 @@ class Anchors:
     mouth_y: float
     brow_y: float
 
-    def point(self, mesh: HeadMesh, v: int) -> np.ndarray:
-        return mesh.points[v]
-
 
 def find_anchors(mesh: HeadMesh) -> Anchors:
     L, gi = mesh.layout, mesh.grid_index

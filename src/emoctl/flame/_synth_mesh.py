@@ -12,7 +12,8 @@ rotates (the lower copies are skinned to the jaw).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -23,36 +24,39 @@ PART_SKIN, PART_EYE_LEFT, PART_EYE_RIGHT, PART_MOUTH = 0, 1, 2, 3
 
 @dataclass
 class HeadMesh:
-    """Geometry and bookkeeping of the synthetic head (numpy, float64 positions)."""
+    """Geometry and bookkeeping of the synthetic head (numpy; positions float64, metres).
+
+    Per-vertex arrays are ``[V]``; skin-only quantities are NaN / -1 / 0 on the spheres.
+    """
 
     points: np.ndarray  # [V, 3]
     faces: np.ndarray  # [F, 3]
     uvs: np.ndarray  # [U, 2]
     faces_uv: np.ndarray  # [F, 3]
-    part: np.ndarray  # [V] PART_*
-    theta: np.ndarray  # [V] rest polar angle (skin), nan elsewhere
-    phi: np.ndarray  # [V] azimuth (skin), nan elsewhere
-    row: np.ndarray  # [V] grid row (skin, -1 elsewhere; poles -1 / n_rows)
-    col: np.ndarray  # [V] grid column (skin, -1 elsewhere)
-    mouth_side: np.ndarray  # [V] -1 above the mouth line, +1 below, 0 on the line outside the slit
-    eye_side: np.ndarray  # [V] same for the eye line
-    mirror: np.ndarray  # [V] index of the mirror-image vertex (x -> -x)
+    part: np.ndarray  # PART_*
+    theta: np.ndarray  # rest polar angle (eye fissures opened)
+    phi: np.ndarray  # azimuth
+    row: np.ndarray  # grid row (-1 top pole, R bottom pole)
+    col: np.ndarray  # grid column
+    mouth_side: np.ndarray  # -1 above the mouth line, +1 below, 0 on the line beyond the corners
+    eye_side: np.ndarray  # the same for the eye line
+    mirror: np.ndarray  # index of the mirror-image vertex (x -> -x)
     frame: FeatureFrame
     layout: HeadLayout
-    grid_theta: np.ndarray  # [R] rows
-    grid_phi: np.ndarray  # [C] columns
+    grid_theta: np.ndarray  # [R] row angles
+    grid_phi: np.ndarray  # [C] column angles
     mouth_row: int
     eye_row: int
     mouth_corner_cols: tuple[int, int]  # (left, right)
-    eye_cols: dict[str, tuple[int, int, int]]  # side -> (inner, centre, outer) columns
-    grid_index: np.ndarray  # [R, C] upper-copy vertex index per grid node
-    lower_copy: dict[int, int] = field(default_factory=dict)  # upper-copy vertex -> lower-copy vertex
-    sphere_front_pole: dict[int, int] = field(default_factory=dict)  # part -> vertex index
-    sphere_back_pole: dict[int, int] = field(default_factory=dict)
-    sphere_polar: np.ndarray | None = None  # [V] angle from the sphere's front pole (eyes, pouch)
-    grid_row_theta: np.ndarray | None = None  # [V] polar angle of the vertex's row before the eyes opened
-    nose_height: np.ndarray | None = None  # [V] nose bump height (skin), 0 elsewhere
-    ear_height: np.ndarray | None = None  # [V] ear bump height (skin), 0 elsewhere
+    eye_cols: dict[str, tuple[int, int, int]]  # "left"/"right" -> (inner canthus, centre, outer canthus)
+    grid_index: np.ndarray  # [R, C] vertex at each grid node (the upper copy on a slit)
+    lower_copy: dict[int, int]  # upper-copy vertex -> lower-copy vertex along the slits
+    sphere_front_pole: dict[int, int]  # part -> vertex
+    sphere_back_pole: dict[int, int]
+    sphere_polar: np.ndarray  # angle from the sphere's front pole (eyes, pouch), NaN on skin
+    grid_row_theta: np.ndarray  # polar angle of the vertex's row before the fissures opened
+    nose_height: np.ndarray  # nose bump height on the skin
+    ear_height: np.ndarray  # ear bump height on the skin
 
     @property
     def num_vertices(self) -> int:
@@ -68,8 +72,8 @@ def _warped_samples(n: int, lo: float, hi: float, density) -> np.ndarray:
 
 def grid_angles(n_rows: int, n_cols: int) -> tuple[np.ndarray, np.ndarray]:
     """Interior row angles ``[n_rows]`` (poles excluded) and mirror-symmetric columns ``[n_cols]``."""
-    theta = _warped_samples(n_rows + 1, 0.0, np.pi, lambda t: 0.22 + 1.2 * np.exp(-(((t - 1.57) / 0.80) ** 6)) + 0.55 * np.exp(-(((t - 2.55) / 0.3) ** 2)))[1:-1]
-    half = _warped_samples(n_cols // 2, 0.0, np.pi, lambda p: 0.3 + 1.1 * np.exp(-((p / 0.8) ** 2)))
+    theta = _warped_samples(n_rows + 1, 0.0, np.pi, lambda t: 0.32 + 1.15 * np.exp(-(((t - 1.57) / 0.80) ** 6)) + 0.45 * np.exp(-(((t - 2.55) / 0.3) ** 2)))[1:-1]
+    half = _warped_samples(n_cols // 2, 0.0, np.pi, lambda p: 0.36 + 1.1 * np.exp(-((p / 0.8) ** 2)))
     phi = np.concatenate([half[:-1], [np.pi], -half[1:-1][::-1]])
     return theta, phi
 
@@ -166,162 +170,186 @@ def build_frame(L: HeadLayout, theta: np.ndarray, phi: np.ndarray) -> tuple[Feat
     p = skin_points(np.array([mid_theta]), np.array([phi[j_c]]), L, None).points[0]
     center = np.array([p[0], p[1], p[2] + L.eye_protrusion - L.eyeball_radius])
     centers = np.stack([center, center * np.array([-1.0, 1.0, 1.0])])
-    frame = FeatureFrame(**{**provisional.__dict__, "eye_centers": centers})
+    frame = dataclasses.replace(provisional, eye_centers=centers)
     return frame, mouth_row, eye_row, j_mc, (j_in, j_c, j_out)
+
+
+@dataclass
+class _Skin:
+    """Skin vertices before assembly: parameters, sides, and the grid's index tables."""
+
+    theta: np.ndarray  # rest polar angle (fissures opened)
+    grid_theta: np.ndarray  # polar angle of the row
+    phi: np.ndarray
+    row: np.ndarray
+    col: np.ndarray
+    mouth_side: np.ndarray
+    eye_side: np.ndarray
+    grid_index: np.ndarray  # [R, C] vertex above/at each node (the upper copy on a slit)
+    below_index: np.ndarray  # [R, C] vertex used by faces below each node (the lower copy on a slit)
+    lower_copy: dict[int, int]
+    top: int
+    bottom: int
+
+    @property
+    def count(self) -> int:
+        return len(self.theta)
+
+
+def _skin_vertices(L: HeadLayout, frame: FeatureFrame, theta: np.ndarray, phi: np.ndarray, mouth_row: int, eye_row: int,
+                   j_mc: int, eye_cols: tuple[int, int, int]) -> _Skin:  # fmt: skip
+    """Poles, grid nodes and the lower copies along the mouth slit and the eye fissures."""
+    R, C = len(theta), len(phi)
+    grid_index = np.arange(R * C).reshape(R, C) + 1
+    top, bottom = 0, R * C + 1
+    v_theta = [0.0, *np.repeat(theta, C), np.pi]
+    v_phi = [0.0, *np.tile(phi, R), 0.0]
+    v_row = [-1, *np.repeat(np.arange(R), C), R]
+    v_col = [-1, *np.tile(np.arange(C), R), -1]
+    abs_phi = np.abs(np.where(phi > np.pi, phi - 2 * np.pi, phi))
+    j_in, _, j_out = eye_cols
+    mouth_slit = [j for j in range(C) if abs_phi[j] < phi[j_mc] - 1e-12]
+    eye_slit = [j for j in range(C) if phi[j_in] + 1e-12 < abs_phi[j] < phi[j_out] - 1e-12]
+    lower_copy: dict[int, int] = {}
+    below_index = grid_index.copy()
+    for row, cols in ((mouth_row, mouth_slit), (eye_row, eye_slit)):
+        for j in cols:
+            lower_copy[int(grid_index[row, j])] = len(v_theta)
+            below_index[row, j] = len(v_theta)
+            v_theta.append(theta[row])
+            v_phi.append(phi[j])
+            v_row.append(row)
+            v_col.append(j)
+    grid_theta, v_phi = np.array(v_theta), np.array(v_phi)
+    v_row, v_col = np.array(v_row), np.array(v_col)
+    is_lower = np.zeros(len(grid_theta), dtype=bool)
+    is_lower[list(lower_copy.values())] = True
+
+    def side(line_row: int, slit_cols: list[int]) -> np.ndarray:
+        s = np.where(v_row < line_row, -1, np.where(v_row > line_row, 1, 0))
+        on_slit = (v_row == line_row) & np.isin(v_col, slit_cols)
+        return np.where(on_slit, np.where(is_lower, 1, -1), s)
+
+    mouth_side, eye_side = side(mouth_row, mouth_slit), side(eye_row, eye_slit)
+    r_eye = float(np.linalg.norm(frame.eye_centers[0] - L.origin))
+    rest_theta = open_theta(grid_theta, v_phi, eye_side, frame, L, r_eye)
+    rest_theta[[top, bottom]] = [0.0, np.pi]
+    return _Skin(rest_theta, grid_theta, v_phi, v_row, v_col, mouth_side, eye_side, grid_index, below_index, lower_copy, top, bottom)
+
+
+def _skin_faces(skin: _Skin) -> tuple[list, list, np.ndarray]:
+    """Triangles (quads split with mirror-symmetric diagonals, pole fans) and UVs; the UV seam is
+    at the back of the head (UV columns 0 and C are the same grid column)."""
+    R, C = skin.grid_index.shape
+    gi, bi = skin.grid_index, skin.below_index
+    uv_grid = np.arange(R * (C + 1)).reshape(R, C + 1)
+    grid_uv = np.stack(np.meshgrid(np.arange(C + 1) / C, 1.0 - (np.arange(R) + 1) / (R + 1), indexing="xy"), -1).reshape(-1, 2)
+    pole_u = (np.arange(C) + 0.5) / C
+    uvs = np.concatenate([grid_uv, np.stack([pole_u, np.ones(C)], -1), np.stack([pole_u, np.zeros(C)], -1)])
+    pole_uv_top, pole_uv_bottom = R * (C + 1) + np.arange(C), R * (C + 1) + C + np.arange(C)
+    col_of_k = (np.arange(C + 1) - C // 2) % C
+    faces, faces_uv = [], []
+    for k in range(C):
+        j0, j1 = col_of_k[k], col_of_k[k + 1]
+        faces.append([skin.top, gi[0, j0], gi[0, j1]])
+        faces_uv.append([pole_uv_top[k], uv_grid[0, k], uv_grid[0, k + 1]])
+        for i in range(R - 1):
+            a, b, c, d = bi[i, j0], bi[i, j1], gi[i + 1, j1], gi[i + 1, j0]  # top-left, top-right, bottom-right, bottom-left
+            ua, ub, uc, ud = uv_grid[i, k], uv_grid[i, k + 1], uv_grid[i + 1, k + 1], uv_grid[i + 1, k]
+            if k >= C // 2:  # phi >= 0 (subject's left): diagonal top-left to bottom-right
+                faces += [[a, d, c], [a, c, b]]
+                faces_uv += [[ua, ud, uc], [ua, uc, ub]]
+            else:  # mirrored diagonal
+                faces += [[a, d, b], [b, d, c]]
+                faces_uv += [[ua, ud, ub], [ub, ud, uc]]
+        faces.append([bi[R - 1, j0], skin.bottom, bi[R - 1, j1]])
+        faces_uv.append([uv_grid[R - 1, k], pole_uv_bottom[k], uv_grid[R - 1, k + 1]])
+    uvs[:, 1] = 0.25 + 0.75 * uvs[:, 1]  # skin atlas in v in [0.25, 1]; sphere tiles below
+    return faces, faces_uv, uvs
+
+
+def _sphere_tile_uv(unit: np.ndarray, angle: np.ndarray, u0: float) -> np.ndarray:
+    """Azimuthal-equidistant UVs around the front pole in the tile ``[u0, u0 + 1/3] x [0, 0.25]``."""
+    rho = angle / np.pi * 0.45
+    psi = np.arctan2(unit[:, 1], unit[:, 0])
+    return np.stack([u0 + 1 / 6 + rho * np.cos(psi) / 3, 0.25 * (0.5 + rho * np.sin(psi))], -1)
+
+
+def _skin_mirror(skin: _Skin) -> np.ndarray:
+    C = skin.grid_index.shape[1]
+    mirror_col = (C - np.arange(C)) % C
+    out = np.arange(skin.count)
+    lowers = set(skin.lower_copy.values())
+    for v in range(skin.count):
+        if v in (skin.top, skin.bottom):
+            continue
+        partner = int(skin.grid_index[skin.row[v], mirror_col[skin.col[v]]])
+        out[v] = skin.lower_copy[partner] if v in lowers else partner
+    return out
 
 
 def build_head_mesh(L: HeadLayout, n_rows: int, n_cols: int) -> HeadMesh:
     """Assemble skin grid (with slits), eyeballs and mouth pouch into one mesh."""
     theta, phi = grid_angles(n_rows, n_cols)
     frame, mouth_row, eye_row, j_mc, eye_cols = build_frame(L, theta, phi)
-    R, C = len(theta), len(phi)
+    C = len(phi)
     mirror_col = (C - np.arange(C)) % C
+    skin = _skin_vertices(L, frame, theta, phi, mouth_row, eye_row, j_mc, eye_cols)
+    sample = skin_points(skin.theta, skin.phi, L, frame)
+    faces, faces_uv, skin_uv = _skin_faces(skin)
 
-    # --- skin vertices: poles, grid, lower copies along the slits
-    grid_index = np.arange(R * C).reshape(R, C) + 1
-    top, bottom = 0, R * C + 1
-    v_theta = [0.0] + list(np.repeat(theta, C)) + [np.pi]
-    v_phi = [0.0] + list(np.tile(phi, R)) + [0.0]
-    v_row = [-1] + list(np.repeat(np.arange(R), C)) + [R]
-    v_col = [-1] + list(np.tile(np.arange(C), R)) + [-1]
-    signed = np.where(phi > np.pi, phi - 2 * np.pi, phi)
-    j_in, j_c, j_out = eye_cols
-    mouth_slit = [j for j in range(C) if abs(signed[j]) < phi[j_mc] - 1e-12]
-    eye_slit = [j for j in range(C) if phi[j_in] + 1e-12 < abs(signed[j]) < phi[j_out] - 1e-12]
-    lower_copy: dict[int, int] = {}
-    below_index = grid_index.copy()  # vertex used by faces *below* a grid node
-    n = bottom + 1
-    for row, cols in ((mouth_row, mouth_slit), (eye_row, eye_slit)):
-        for j in cols:
-            lower_copy[int(grid_index[row, j])] = n
-            below_index[row, j] = n
-            v_theta.append(theta[row])
-            v_phi.append(phi[j])
-            v_row.append(row)
-            v_col.append(j)
-            n += 1
-    num_skin = n
-    v_theta, v_phi = np.array(v_theta), np.array(v_phi)
-    v_row, v_col = np.array(v_row), np.array(v_col)
-    lower_set = np.zeros(num_skin, dtype=bool)
-    lower_set[list(lower_copy.values())] = True
-
-    def side(line_row: int, slit_cols: list[int]) -> np.ndarray:
-        s = np.where(v_row < line_row, -1, np.where(v_row > line_row, 1, 0))
-        on_line = (v_row == line_row) & np.isin(v_col, slit_cols)
-        return np.where(on_line, np.where(lower_set, 1, -1), s)
-
-    mouth_side, eye_side = side(mouth_row, mouth_slit), side(eye_row, eye_slit)
-    r_eye = float(np.linalg.norm(frame.eye_centers[0] - L.origin))
-    rest_theta = open_theta(v_theta, v_phi, eye_side, frame, L, r_eye)
-    rest_theta[[top, bottom]] = [0.0, np.pi]
-    sample = skin_points(rest_theta, v_phi, L, frame)
-    skin = sample.points
-
-    # --- skin faces (quads split with mirror-symmetric diagonals) and UVs (seam at the back)
-    faces, faces_uv = [], []
-    uv_grid = np.arange(R * (C + 1)).reshape(R, C + 1)
-    uvs = [np.stack(np.meshgrid(np.arange(C + 1) / C, 1.0 - (np.arange(R) + 1) / (R + 1), indexing="xy"), -1).reshape(-1, 2)]
-    n_uv = R * (C + 1)
-    pole_uv_top = n_uv + np.arange(C)
-    pole_uv_bottom = n_uv + C + np.arange(C)
-    uvs.append(np.stack([(np.arange(C) + 0.5) / C, np.ones(C)], -1))
-    uvs.append(np.stack([(np.arange(C) + 0.5) / C, np.zeros(C)], -1))
-    n_uv += 2 * C
-    col_of_k = (np.arange(C + 1) - C // 2) % C  # uv column k -> grid column (k = 0 and C are the back seam)
-    for k in range(C):
-        j0, j1 = col_of_k[k], col_of_k[k + 1]
-        left_half = (k >= C // 2)  # phi >= 0: diagonal top-left to bottom-right
-        faces.append([top, grid_index[0, j0], grid_index[0, j1]])
-        faces_uv.append([pole_uv_top[k], uv_grid[0, k], uv_grid[0, k + 1]])
-        for i in range(R - 1):
-            a, b = below_index[i, j0], below_index[i, j1]
-            c, d = grid_index[i + 1, j1], grid_index[i + 1, j0]
-            ua, ub, uc, ud = uv_grid[i, k], uv_grid[i, k + 1], uv_grid[i + 1, k + 1], uv_grid[i + 1, k]
-            if left_half:
-                faces += [[a, d, c], [a, c, b]]
-                faces_uv += [[ua, ud, uc], [ua, uc, ub]]
-            else:
-                faces += [[a, d, b], [b, d, c]]
-                faces_uv += [[ua, ud, ub], [ub, ud, uc]]
-        faces.append([below_index[R - 1, j0], bottom, below_index[R - 1, j1]])
-        faces_uv.append([uv_grid[R - 1, k], pole_uv_bottom[k], uv_grid[R - 1, k + 1]])
-
-    points = [skin]
-    part = [np.full(num_skin, PART_SKIN)]
-    polar_all = [np.full(num_skin, np.nan)]
+    # eyeballs (front pole along +z, so the iris sits at the pole) and the mouth-interior pouch
+    eye_unit, eye_faces, eye_angle = _sphere(10, 16)
+    pouch_unit, pouch_faces, pouch_angle = _sphere(8, 16)
+    flip = np.array([-1.0, 1.0, 1.0])
+    pouch_radii = np.array([0.86 * L.mouth_half_width, 0.013, 0.014])
+    pouch_center = sample.points[skin.grid_index[mouth_row, 0]] + np.array([0.0, 0.0, -0.005 - pouch_radii[2]])
+    spheres = [
+        (PART_EYE_LEFT, frame.eye_centers[0] + L.eyeball_radius * eye_unit, eye_unit, eye_faces, eye_angle, 0.0),
+        (PART_EYE_RIGHT, frame.eye_centers[1] + L.eyeball_radius * eye_unit * flip, eye_unit * flip, eye_faces[:, [0, 2, 1]], eye_angle, 1 / 3),
+        (PART_MOUTH, pouch_center + pouch_radii * pouch_unit, pouch_unit, pouch_faces, pouch_angle, 2 / 3),
+    ]  # fmt: skip
+    points, parts, polar, uvs = [sample.points], [np.full(skin.count, PART_SKIN)], [np.full(skin.count, np.nan)], [skin_uv]
     front_pole: dict[int, int] = {}
     back_pole: dict[int, int] = {}
-    offset = num_skin
-
-    # --- eyeballs and mouth pouch: spheres with an azimuthal-equidistant UV tile each
-    sph_v, sph_f, sph_angle = _sphere(10, 16)
-    pouch_v, pouch_f, pouch_angle = _sphere(7, 14)
-    mouth_pt = skin[grid_index[mouth_row, 0]]
-    pouch_radii = np.array([0.86 * L.mouth_half_width, 0.013, 0.014])
-    pouch_center = mouth_pt + np.array([0.0, 0.0, -0.005 - pouch_radii[2]])
-    parts = [
-        (PART_EYE_LEFT, frame.eye_centers[0] + L.eyeball_radius * sph_v, sph_v, sph_f, sph_angle, 0.0),
-        (PART_EYE_RIGHT, frame.eye_centers[1] + L.eyeball_radius * sph_v * np.array([-1, 1, 1]), sph_v * np.array([-1, 1, 1]), sph_f[:, [0, 2, 1]], sph_angle, 1 / 3),
-        (PART_MOUTH, pouch_center + pouch_radii * pouch_v, pouch_v, pouch_f, pouch_angle, 2 / 3),
-    ]
-    tile_uvs = []
-    for pid, pts, unit, fcs, angle, u0 in parts:
-        faces += (fcs + offset).tolist()
-        rho = angle / np.pi * 0.45
-        psi = np.arctan2(unit[:, 1], unit[:, 0])
-        tile = np.stack([u0 + (1 / 6) + rho * np.cos(psi) / 3, 0.5 + rho * np.sin(psi)], -1)
-        tile_uvs.append((n_uv, tile, fcs))
-        faces_uv += (fcs + n_uv).tolist()
-        n_uv += len(pts)
+    offset, uv_offset = skin.count, len(skin_uv)
+    for pid, pts, unit, sphere_faces, angle, u0 in spheres:
+        faces += (sphere_faces + offset).tolist()
+        faces_uv += (sphere_faces + uv_offset).tolist()
+        uvs.append(_sphere_tile_uv(unit, angle, u0))
         front_pole[pid], back_pole[pid] = offset, offset + len(pts) - 1
         points.append(pts)
-        part.append(np.full(len(pts), pid))
-        polar_all.append(angle)
+        parts.append(np.full(len(pts), pid))
+        polar.append(angle)
         offset += len(pts)
+        uv_offset += len(pts)
 
-    # --- assemble UVs: skin atlas in v in [0.25, 1], sphere tiles in v in [0, 0.25]
-    skin_uv = np.concatenate(uvs)
-    skin_uv[:, 1] = 0.25 + 0.75 * skin_uv[:, 1]
-    all_uv = [skin_uv] + [np.stack([t[:, 0], 0.25 * t[:, 1]], -1) for _, t, _ in tile_uvs]
-
-    points_all = np.concatenate(points)
-    part_all = np.concatenate(part)
-    V = len(points_all)
-    pad = V - num_skin
+    V = offset
+    pad = V - skin.count
     mirror = np.arange(V)
-    skin_mirror = np.zeros(num_skin, dtype=np.int64)
-    skin_mirror[[top, bottom]] = [top, bottom]
-    inverse_lower = {v: u for u, v in lower_copy.items()}
-    for v in range(num_skin):
-        if v in (top, bottom):
-            continue
-        row, col = v_row[v], v_col[v]
-        partner = grid_index[row, mirror_col[col]]
-        skin_mirror[v] = lower_copy[partner] if v in inverse_lower else partner
-    mirror[:num_skin] = skin_mirror
+    mirror[: skin.count] = _skin_mirror(skin)
+    n_eye = len(eye_unit)
     eye_l, eye_r = front_pole[PART_EYE_LEFT], front_pole[PART_EYE_RIGHT]
-    n_eye = back_pole[PART_EYE_LEFT] - eye_l + 1
     mirror[eye_l : eye_l + n_eye] = np.arange(eye_r, eye_r + n_eye)
     mirror[eye_r : eye_r + n_eye] = np.arange(eye_l, eye_l + n_eye)
-    pouch0 = front_pole[PART_MOUTH]
-    pv = pouch_v
-    for a in range(len(pv)):  # pouch: mirror by matching unit positions
-        target = pv[a] * np.array([-1, 1, 1])
-        mirror[pouch0 + a] = pouch0 + int(np.argmin(np.sum((pv - target) ** 2, axis=1)))
+    matches = np.argmin(((pouch_unit[:, None] * flip - pouch_unit[None]) ** 2).sum(-1), axis=1)
+    mirror[front_pole[PART_MOUTH] : V] = front_pole[PART_MOUTH] + matches
+
+    def padded(a: np.ndarray, fill: float) -> np.ndarray:
+        return np.concatenate([a, np.full(pad, fill)])
 
     return HeadMesh(
-        points=points_all,
+        points=np.concatenate(points),
         faces=np.array(faces, dtype=np.int64),
-        uvs=np.concatenate(all_uv),
+        uvs=np.concatenate(uvs),
         faces_uv=np.array(faces_uv, dtype=np.int64),
-        part=part_all,
-        theta=np.concatenate([rest_theta, np.full(pad, np.nan)]),
-        phi=np.concatenate([v_phi, np.full(pad, np.nan)]),
-        row=np.concatenate([v_row, np.full(pad, -1)]),
-        col=np.concatenate([v_col, np.full(pad, -1)]),
-        mouth_side=np.concatenate([mouth_side, np.zeros(pad, dtype=np.int64)]),
-        eye_side=np.concatenate([eye_side, np.zeros(pad, dtype=np.int64)]),
+        part=np.concatenate(parts),
+        theta=padded(skin.theta, np.nan),
+        phi=padded(skin.phi, np.nan),
+        row=padded(skin.row, -1).astype(np.int64),
+        col=padded(skin.col, -1).astype(np.int64),
+        mouth_side=padded(skin.mouth_side, 0).astype(np.int64),
+        eye_side=padded(skin.eye_side, 0).astype(np.int64),
         mirror=mirror,
         frame=frame,
         layout=L,
@@ -331,12 +359,12 @@ def build_head_mesh(L: HeadLayout, n_rows: int, n_cols: int) -> HeadMesh:
         eye_row=eye_row,
         mouth_corner_cols=(j_mc, int(mirror_col[j_mc])),
         eye_cols={"left": eye_cols, "right": tuple(int(mirror_col[j]) for j in eye_cols)},
-        grid_index=grid_index,
-        lower_copy=lower_copy,
+        grid_index=skin.grid_index,
+        lower_copy=skin.lower_copy,
         sphere_front_pole=front_pole,
         sphere_back_pole=back_pole,
-        sphere_polar=np.concatenate(polar_all),
-        grid_row_theta=np.concatenate([v_theta, np.full(pad, np.nan)]),
-        nose_height=np.concatenate([sample.nose, np.zeros(pad)]),
-        ear_height=np.concatenate([sample.ears, np.zeros(pad)]),
+        sphere_polar=np.concatenate(polar),
+        grid_row_theta=padded(skin.grid_theta, np.nan),
+        nose_height=padded(sample.nose, 0.0),
+        ear_height=padded(sample.ears, 0.0),
     )

@@ -63,13 +63,13 @@ __all__ = [
     "make_synthetic_flame",
 ]
 
-_BASE_ROWS, _BASE_COLS = 56, 80
+_BASE_ROWS, _BASE_COLS = 58, 76
 
 
 class SyntheticFLAME:
     """Generator of a synthetic FLAME-compatible head: ``SyntheticFLAME(seed).build()``.
 
-    ``resolution`` scales the skin grid (1.0: 56 rows x 80 columns, about 4,900 vertices in all;
+    ``resolution`` scales the skin grid (1.0: 58 rows x 76 columns, about 4,900 vertices in all;
     0.75 to 2.0 allowed). ``variation`` scales how much the seed changes the proportions (0 gives
     the reference proportions for every seed; the random tails still follow the seed).
     After :meth:`build`, ``self.mesh`` holds the generator's bookkeeping (rows, columns, mirror
