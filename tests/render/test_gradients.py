@@ -64,6 +64,8 @@ def test_gradcheck_all_inputs_including_cameras_and_background():
 
 @pytest.mark.parametrize("kw", [
     {"chunk_budget": 64, "segment": 2},
+    {"chunk_budget": 64, "segment": 2, "save_bytes": 0},  # backward recomputes every segment
+    {"chunk_budget": 64, "segment": 2, "save_bytes": 40_000},  # keeps some, recomputes others
     {"block_size": 4, "segment": 3, "chunk_budget": 48},
 ])
 def test_gradcheck_with_split_blocks_and_opaque_layers(kw):

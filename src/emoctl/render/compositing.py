@@ -3,9 +3,10 @@
 The work is vectorised over (block, entry, pixel) and cut into chunks of blocks and segments of
 entries with a bounded number of evaluations, so memory stays flat whatever the scene size.
 Blocks whose pixels have all stopped (transmittance below the threshold) leave the loop early,
-like gsplat's tiles. The backward pass recomputes each segment's forward quantities (only the
-transmittance entering each segment, ``[blocks, pixels]``, is kept from the forward pass) and
-applies the analytic gradient of the compositing equations.
+like gsplat's tiles. The backward pass applies the analytic gradient of the compositing
+equations segment by segment; the forward pass keeps each segment's per-pixel quantities for it
+while a memory budget lasts, and the backward pass recomputes the rest (from the transmittance
+entering each segment, ``[blocks, pixels]``, which is always kept).
 
 Per pixel and block, with entries ``k`` in depth order::
 
@@ -49,6 +50,10 @@ DEFAULT_CHUNK_BUDGET = 1 << 18
 
 #: Default number of entries per block evaluated before checking whether the block is done.
 DEFAULT_SEGMENT = 64
+
+#: Default memory (bytes) the forward pass may keep for the backward pass instead of having it
+#: recompute every segment: enough for ~40M (block, entry, pixel) evaluations in float32.
+DEFAULT_SAVE_BYTES = 512 * 2**20
 
 
 def _pixel_basis(block_size: int, dtype: torch.dtype, device: torch.device) -> Tensor:
@@ -120,7 +125,6 @@ class _Evaluation:
     t_in: Tensor | None  # [m, P] transmittance before the segment (None: ones)
     # Only when evaluated for the backward pass:
     alpha: Tensor | None = None
-    one_minus_alpha: Tensor | None = None
     keep: Tensor | None = None  # 1.0 / 0.0; None when no pixel stops inside the segment
     unclamped: Tensor | None = None  # 1.0 where alpha_raw <= MAX_ALPHA; None: everywhere
 
@@ -134,7 +138,9 @@ def _shift_mul_(x: Tensor, t_incl: Tensor, t_in: Tensor | None) -> Tensor:
 
 
 def _evaluate(tables: _Tables, centres: Tensor, gauss: Tensor, t_in: Tensor | None,
-              for_backward: bool = False) -> _Evaluation:
+              keep_alpha: bool = False) -> _Evaluation:
+    """Evaluate one segment. With ``keep_alpha`` the result also carries everything the
+    backward pass needs (alpha, masks), at the cost of two more passes."""
     m, length = gauss.shape
     p_count = tables.pixels
     geo = tables.geometry.index_select(0, gauss.reshape(-1)).view(m, length, 6)
@@ -148,30 +154,28 @@ def _evaluate(tables: _Tables, centres: Tensor, gauss: Tensor, t_in: Tensor | No
     coef = torch.stack((k0, p, r, -0.5 * a, -0.5 * c, -b), dim=-1).mul_(_LOG2_E)
     alpha_raw = (coef.view(m * length, 6) @ tables.basis_t).view(m, length, p_count).exp2_()
     clamps = m * length > 0 and bool(log_op.max() > _CLAMP_LOG_OPACITY)
-    if for_backward or clamps:
+    if keep_alpha or clamps:
         alpha = torch.threshold(alpha_raw, tables.threshold_below, 0.0)
     else:
         alpha = F.threshold_(alpha_raw, tables.threshold_below, 0.0)
     unclamped = None
     if clamps:
-        if for_backward:
+        if keep_alpha:
             unclamped = torch.le(alpha_raw, MAX_ALPHA, out=torch.empty_like(alpha_raw))
         alpha.clamp_(max=MAX_ALPHA)
-    one_minus = torch.rsub(alpha, 1.0)
-    t_incl = one_minus.cumprod(dim=1) if for_backward else one_minus.cumprod_(dim=1)
+    t_incl = torch.rsub(alpha, 1.0).cumprod_(dim=1)
     if t_in is not None:
         t_incl.mul_(t_in.unsqueeze(1))
     keep = None
     if m * length > 0 and bool(t_incl[:, -1].min() <= TRANSMITTANCE_THRESHOLD):
         keep = torch.gt(t_incl, TRANSMITTANCE_THRESHOLD, out=torch.empty_like(t_incl))
-    w = _shift_mul_(alpha.clone() if for_backward else alpha, t_incl, t_in)
+    w = _shift_mul_(alpha.clone() if keep_alpha else alpha, t_incl, t_in)
     if keep is not None:
         w.mul_(keep)
     colors = tables.colors_aug.index_select(0, gauss.reshape(-1)).view(m, length, -1)
     ev = _Evaluation(gauss, (mx, my), (a, b, c), colors, w, t_incl, t_in)
-    if for_backward:
-        ev.alpha, ev.one_minus_alpha, ev.keep = alpha, one_minus, keep
-        ev.unclamped = unclamped
+    if keep_alpha:
+        ev.alpha, ev.keep, ev.unclamped = alpha, keep, unclamped
     return ev
 
 
@@ -183,11 +187,23 @@ class _Segment:
     start: int
     stop: int
     t_in: Tensor | None  # [m', P] transmittance entering the segment (None: all ones)
+    saved: _Evaluation | None = None  # the forward evaluation, when memory allowed keeping it
+
+    def saved_bytes(self) -> int:
+        ev = self.saved
+        if ev is None:
+            return 0
+        per_pixel = [ev.w, ev.t_incl, ev.alpha, ev.keep, ev.unclamped]
+        return sum(t.numel() * t.element_size() for t in per_pixel if t is not None)
 
 
 def _forward_chunk(tables: _Tables, chunk: Chunk, segment: int, out_t: Tensor,
-                   record: bool) -> list[_Segment]:
-    """Composite one chunk into ``out_t [num_blocks, D + 1, P]``; returns its segments."""
+                   record: bool, save_budget: list[int]) -> list[_Segment]:
+    """Composite one chunk into ``out_t [num_blocks, D + 1, P]``.
+
+    With ``record``, returns the chunk's segments for the backward pass, keeping their
+    evaluations while ``save_budget[0]`` (bytes, decremented) lasts.
+    """
     plan = tables.plan
     starts = plan.block_starts[chunk.first:chunk.stop]
     counts = tables.block_counts[chunk.first:chunk.stop]
@@ -210,14 +226,18 @@ def _forward_chunk(tables: _Tables, chunk: Chunk, segment: int, out_t: Tensor,
                 break
         sel = (lambda t: t) if local is None else (lambda t: t[local])
         gauss = tables.entries(sel(starts), sel(counts), start, stop)
-        ev = _evaluate(tables, sel(centres), gauss, t_in)
+        # Keeping a segment costs about four per-pixel tensors of this size.
+        save = record and save_budget[0] >= 4 * gauss.numel() * tables.pixels * out_t.element_size()
+        ev = _evaluate(tables, sel(centres), gauss, t_in, keep_alpha=save)
         contrib = torch.bmm(ev.colors.transpose(1, 2), ev.w)  # [m', D + 1, P]
         if acc is None:
             acc = contrib
         else:
             acc.index_add_(0, local, contrib) if local is not None else acc.add_(contrib)
         if record:
-            segments.append(_Segment(local, start, stop, t_in))
+            seg = _Segment(local, start, stop, t_in, ev if save else None)
+            save_budget[0] -= seg.saved_bytes()
+            segments.append(seg)
         t_in = ev.t_incl[:, -1]
     if acc is not None:
         out_t.index_copy_(0, plan.block_ids[chunk.first:chunk.stop], acc)
@@ -243,8 +263,9 @@ def _backward_chunk(tables: _Tables, chunk: Chunk, segments: list[_Segment], gra
         sel = (lambda t: t) if local is None else (lambda t: t[local])
         gauss = tables.entries(sel(starts), sel(counts), seg.start, seg.stop)
         m, length = gauss.shape
-        ev = _evaluate(tables, sel(centres), gauss, seg.t_in, for_backward=True)
-        assert ev.alpha is not None and ev.one_minus_alpha is not None
+        ev = seg.saved or _evaluate(tables, sel(centres), gauss, seg.t_in, keep_alpha=True)
+        seg.saved = None  # free it as soon as possible
+        assert ev.alpha is not None
         g_pix = sel(grad_pix)
         # dL/dw_k = G . c_k + G_alpha, per pixel.
         grad_w = torch.bmm(ev.colors, g_pix)  # [m, L, P]
@@ -257,7 +278,7 @@ def _backward_chunk(tables: _Tables, chunk: Chunk, segments: list[_Segment], gra
             later = total
         else:
             later[local] = total
-        minus_after = suffix.sub_(total.unsqueeze(1)).div_(ev.one_minus_alpha)
+        minus_after = suffix.sub_(total.unsqueeze(1)).div_(torch.rsub(ev.alpha, 1.0))
         grad_alpha = _shift_mul_(grad_w, ev.t_incl, ev.t_in).add_(minus_after)
         if ev.keep is not None:
             grad_alpha.mul_(ev.keep)
@@ -293,14 +314,16 @@ class CompositeBlocks(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, means2d: Tensor, conics: Tensor, opacities: Tensor, colors: Tensor,
-                plan: BinPlan, budget: int, segment: int) -> Tensor:
+                plan: BinPlan, budget: int, segment: int, save_bytes: int) -> Tensor:
         tables = _Tables(means2d, conics, opacities, colors, plan)
         chunks = plan_chunks(plan, tables.pixels, segment, budget)
         num_blocks = plan.num_images * plan.blocks_y * plan.blocks_x
         out_t = torch.zeros(num_blocks, tables.channels + 1, tables.pixels,
                             dtype=means2d.dtype, device=means2d.device)
         record = any(ctx.needs_input_grad[:4])
-        ctx.segments = [_forward_chunk(tables, chunk, segment, out_t, record) for chunk in chunks]
+        save_budget = [save_bytes]
+        ctx.segments = [_forward_chunk(tables, chunk, segment, out_t, record, save_budget)
+                        for chunk in chunks]
         ctx.save_for_backward(means2d, conics, opacities, colors)
         ctx.plan, ctx.chunks = plan, chunks
         return _blocks_to_image(out_t, plan)
@@ -325,7 +348,7 @@ class CompositeBlocks(torch.autograd.Function):
             grad_geo[:, 2:5] if needs[1] else None,
             grad_geo[:, 5] / opacities if needs[2] else None,
             grad_col if needs[3] else None,
-            None, None, None,
+            None, None, None, None,
         )
 
 
@@ -346,7 +369,7 @@ def _image_to_blocks(image: Tensor, plan: BinPlan) -> Tensor:
 
 def composite(means2d: Tensor, conics: Tensor, opacities: Tensor, colors: Tensor,
               plan: BinPlan, budget: int = DEFAULT_CHUNK_BUDGET,
-              segment: int = DEFAULT_SEGMENT) -> Tensor:
+              segment: int = DEFAULT_SEGMENT, save_bytes: int = DEFAULT_SAVE_BYTES) -> Tensor:
     """Composite binned Gaussians into block-padded images.
 
     Args:
@@ -354,8 +377,11 @@ def composite(means2d: Tensor, conics: Tensor, opacities: Tensor, colors: Tensor
         plan: the binning of these Gaussians (:func:`emoctl.render.tiles.bin_gaussians`).
         budget: evaluations per step (bounds memory).
         segment: entries per block evaluated between checks for finished blocks.
+        save_bytes: memory the forward pass may keep for the backward pass (per-pixel
+            intermediates); beyond it, the backward pass recomputes them.
 
     Returns:
         ``[I, Hp, Wp, D + 1]``: premultiplied colours and, last, the alpha.
     """
-    return CompositeBlocks.apply(means2d, conics, opacities, colors, plan, budget, segment)
+    return CompositeBlocks.apply(means2d, conics, opacities, colors, plan, budget, segment,
+                                 save_bytes)

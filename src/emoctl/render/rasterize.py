@@ -7,7 +7,12 @@ import importlib.util
 import torch
 from torch import Tensor
 
-from emoctl.render.compositing import DEFAULT_CHUNK_BUDGET, DEFAULT_SEGMENT, composite
+from emoctl.render.compositing import (
+    DEFAULT_CHUNK_BUDGET,
+    DEFAULT_SAVE_BYTES,
+    DEFAULT_SEGMENT,
+    composite,
+)
 from emoctl.render.projection import project_gaussians
 from emoctl.render.tiles import bin_gaussians
 from emoctl.render.errors import BackendUnavailableError, MissingDependencyError
@@ -110,8 +115,12 @@ def rasterize_torch(
     block_size: int = DEFAULT_BLOCK_SIZE,
     chunk_budget: int = DEFAULT_CHUNK_BUDGET,
     segment: int = DEFAULT_SEGMENT,
+    save_bytes: int = DEFAULT_SAVE_BYTES,
 ) -> tuple[Tensor, Tensor]:
     """The PyTorch rasterizer on validated inputs.
+
+    ``block_size``, ``chunk_budget``, ``segment`` and ``save_bytes`` trade speed for memory
+    (see :func:`emoctl.render.compositing.composite`); they never change the result.
 
     Returns:
         ``(images [B, C, H, W, D], alphas [B, C, H, W, 1])``.
@@ -143,7 +152,7 @@ def rasterize_torch(
         height,
         block_size,
     )
-    out = composite(means2d, conics, opacities, colors, plan, chunk_budget, segment)
+    out = composite(means2d, conics, opacities, colors, plan, chunk_budget, segment, save_bytes)
     out = out[:, :height, :width].reshape(b, c, height, width, d + 1)
     images, alphas = out[..., :d], out[..., d:]
     if inputs.backgrounds is not None:

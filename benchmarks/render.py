@@ -1,0 +1,230 @@
+"""Benchmark of the PyTorch (CPU) Gaussian rasterizer of emoctl.render.
+
+For 5k / 20k / 100k Gaussians at 256x256 and 512x512 it measures, on a head-like scene (a shell
+of Gaussians the size of a head filling most of the frame, as LAM renders them):
+
+* forward and forward+backward time (median of several runs; min in brackets),
+* peak resident memory above the pre-call baseline, forward and forward+backward, each
+  measured in a fresh process,
+* the same times for a dense baseline (every Gaussian against every pixel, plain PyTorch
+  autograd, processed in pixel chunks), where it fits the time limit, and the ratio
+  dense / tiled measured in the same run, plus the largest pixel difference between the two.
+
+Usage:  python benchmarks/render.py [--threads 2] [--sizes 5000,20000,100000] [--res 256,512]
+        [--dense-limit 1.5e9] [--quick]
+
+Not a test: nothing here asserts a timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+# Targets from the issue (2 cores): (N, resolution) -> minimum frames per second.
+TARGETS_FWD = {(20000, 256): 10.0, (20000, 512): 3.0}
+TARGETS_FWD_BWD = {(20000, 256): 3.0}
+TARGET_PEAK_MIB = {(100000, 512): 2048.0}
+
+
+def head_scene(n: int, resolution: int, seed: int = 0):
+    """``n`` Gaussians on an ellipsoid shell (~ a head) seen by one camera 5.2 units away with
+    a 30 degree field of view; the same surface density scaling for every ``n``."""
+    g = torch.Generator().manual_seed(seed)
+    d = torch.randn(n, 3, generator=g)
+    d = d / d.norm(dim=-1, keepdim=True)
+    means = d * torch.tensor([0.85, 1.1, 0.95])
+    quats = torch.randn(n, 4, generator=g)
+    scales = (torch.rand(n, 3, generator=g) * 0.022 + 0.008) * math.sqrt(20000 / n)
+    opacities = torch.rand(n, generator=g) * 0.7 + 0.3
+    colors = torch.rand(n, 3, generator=g)
+    focal = resolution / 2 / math.tan(math.radians(15.0))
+    K = torch.tensor([[focal, 0, resolution / 2], [0, focal, resolution / 2], [0, 0, 1.0]])
+    view = torch.eye(4)
+    view[2, 3] = 5.2
+    return [means, quats, scales, opacities, colors, view[None], K[None]]
+
+
+def dense_render(means, quats, scales, opacities, colors, viewmats, Ks, width, height,
+                 pixel_chunk: int, backward: bool):
+    """Dense baseline: project with the library, then every Gaussian against every pixel with
+    plain autograd, pixel chunk by pixel chunk (each chunk's backward runs right away, so the
+    memory stays bounded). gsplat's rules (tile binning, thresholds, termination) included."""
+    from emoctl.render.conventions import ALPHA_THRESHOLD, MAX_ALPHA, TILE_SIZE, TRANSMITTANCE_THRESHOLD
+    from emoctl.render.projection import project_gaussians
+
+    if backward:
+        means, quats, scales, opacities, colors = (
+            t.detach().clone().requires_grad_(True) for t in (means, quats, scales, opacities, colors)
+        )
+    proj = project_gaussians(means[None], quats[None], scales[None], opacities[None],
+                             viewmats[None], Ks[None], width, height, 0.01, 1e10)
+    valid = proj.valid[0, 0]
+    order = torch.sort(proj.depths[0, 0][valid], stable=True).indices
+    idx = valid.nonzero().squeeze(1)[order]
+    m2d = proj.means2d[0, 0][idx]
+    con = proj.conics[0, 0][idx]
+    op = opacities[idx]
+    col = colors[idx]
+    rad = proj.radii[0, 0][idx].double()
+    tiles_x, tiles_y = math.ceil(width / TILE_SIZE), math.ceil(height / TILE_SIZE)
+    mean_d = m2d.detach().double()
+    lo = torch.floor((mean_d - rad) / TILE_SIZE).clamp(min=0)
+    hi = torch.ceil((mean_d + rad) / TILE_SIZE)
+    hi = torch.minimum(hi, torch.tensor([tiles_x, tiles_y], dtype=torch.float64))
+    rows, cols = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+    px_all = (cols.reshape(-1) + 0.5).to(m2d.dtype)
+    py_all = (rows.reshape(-1) + 0.5).to(m2d.dtype)
+    tx_all, ty_all = cols.reshape(-1) // TILE_SIZE, rows.reshape(-1) // TILE_SIZE
+    out = []
+    for s in range(0, width * height, pixel_chunk):
+        sl = slice(s, s + pixel_chunk)
+        tx, ty = tx_all[sl], ty_all[sl]
+        in_tile = ((tx[None] >= lo[:, :1]) & (tx[None] < hi[:, :1])
+                   & (ty[None] >= lo[:, 1:]) & (ty[None] < hi[:, 1:]))  # [G, p]
+        dx = m2d[:, :1] - px_all[sl][None]
+        dy = m2d[:, 1:] - py_all[sl][None]
+        sigma = 0.5 * (con[:, :1] * dx * dx + con[:, 2:] * dy * dy) + con[:, 1:2] * dx * dy
+        alpha = (op[:, None] * torch.exp(-sigma)).clamp(max=MAX_ALPHA)
+        alpha = torch.where(in_tile & (alpha >= ALPHA_THRESHOLD) & (sigma >= 0), alpha, 0.0)
+        t_incl = torch.cumprod(1 - alpha, dim=0)
+        t_excl = torch.cat((torch.ones_like(t_incl[:1]), t_incl[:-1]), dim=0)
+        w = alpha * t_excl * (t_incl > TRANSMITTANCE_THRESHOLD)
+        img = torch.cat((w.t() @ col, w.sum(0)[:, None]), dim=-1)  # [p, D + 1]
+        if backward:
+            (img.square().sum()).backward(retain_graph=True)
+            img = img.detach()
+        out.append(img.detach())
+    return torch.cat(out).reshape(height, width, -1)
+
+
+def tiled_render(args, width, height, backward: bool):
+    from emoctl.render import rasterize
+
+    ins = [a.clone().requires_grad_(backward and i < 5) for i, a in enumerate(args)]
+    images, alphas = rasterize(*ins, width, height, backend="torch")
+    out = torch.cat((images, alphas), dim=-1)
+    if backward:
+        out.square().sum().backward()
+    return out[0].detach()  # [H, W, D + 1] of the only camera
+
+
+def _timed(fn, reps: int) -> list[float]:
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def _vm(field: str) -> float:
+    with open("/proc/self/status") as fh:
+        return int(re.search(rf"{field}:\s+(\d+)", fh.read()).group(1)) / 1024.0  # MiB
+
+
+def peak_memory_child(n: int, res: int, backward: bool, threads: int) -> None:
+    """In a fresh process: peak RSS above the baseline for one render (Linux only)."""
+    torch.set_num_threads(threads)
+    args = head_scene(n, res)
+    import emoctl.render  # noqa: F401  (imports outside the measured window)
+
+    base = _vm("VmRSS")
+    with open("/proc/self/clear_refs", "w") as fh:  # reset the high-water mark
+        fh.write("5")
+    tiled_render(args, res, res, backward)
+    print(json.dumps({"peak_mib": _vm("VmHWM") - base}))
+
+
+def peak_memory(n: int, res: int, backward: bool, threads: int) -> float | None:
+    if not os.path.exists("/proc/self/clear_refs"):
+        return None
+    cmd = [sys.executable, __file__, "--child-memory", f"{n},{res},{int(backward)}",
+           "--threads", str(threads)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])["peak_mib"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--sizes", default="5000,20000,100000")
+    parser.add_argument("--res", default="256,512")
+    parser.add_argument("--dense-limit", type=float, default=1.5e9,
+                        help="run the dense baseline when N * H * W is at most this")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--child-memory", default=None, help=argparse.SUPPRESS)
+    opts = parser.parse_args()
+    if opts.child_memory:
+        n, res, backward = (int(v) for v in opts.child_memory.split(","))
+        peak_memory_child(n, res, bool(backward), opts.threads)
+        return
+
+    torch.set_num_threads(opts.threads)
+    print(f"emoctl.render CPU rasterizer benchmark: torch {torch.__version__}, "
+          f"{opts.threads} threads, {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} CPUs visible; float32; head-like scene, one camera")
+    header = (f"{'N':>7} {'res':>4} | {'fwd ms':>15} {'fps':>6} | {'fwd+bwd ms':>15} {'fps':>6} | "
+              f"{'peak MiB f/fb':>13} | {'dense fwd ms':>12} {'x':>6} | {'dense f+b ms':>12} "
+              f"{'x':>6} | {'max|diff|':>9}")
+    print(header)
+    print("-" * len(header))
+    reps_small, reps_large = (2, 1) if opts.quick else (7, 3)
+    notes = []
+    for res in (int(r) for r in opts.res.split(",")):
+        for n in (int(s) for s in opts.sizes.split(",")):
+            args = head_scene(n, res)
+            reps = reps_small if n * res * res <= 20000 * 512 * 512 else reps_large
+            tiled_render(args, res, res, True)  # warm-up
+            fwd = _timed(lambda: tiled_render(args, res, res, False), reps)
+            fb = _timed(lambda: tiled_render(args, res, res, True), reps)
+            mem_f = peak_memory(n, res, False, opts.threads)
+            mem_fb = peak_memory(n, res, True, opts.threads)
+            f_med, fb_med = statistics.median(fwd), statistics.median(fb)
+            row = (f"{n:>7} {res:>4} | {f_med * 1e3:>7.1f} ({min(fwd) * 1e3:>5.1f}) "
+                   f"{1 / f_med:>6.2f} | {fb_med * 1e3:>7.1f} ({min(fb) * 1e3:>5.1f}) "
+                   f"{1 / fb_med:>6.2f} | ")
+            row += (f"{mem_f:>6.0f}/{mem_fb:<6.0f}" if mem_f is not None else f"{'n/a':>13}") + " | "
+            if n * res * res <= opts.dense_limit:
+                chunk = max(256, int(2e7 // n))
+                with torch.no_grad():
+                    d_fwd = _timed(lambda: dense_render(*args, res, res, chunk, False), 1)
+                d_fb = _timed(lambda: dense_render(*args, res, res, chunk, True), 1)
+                with torch.no_grad():
+                    dense_img = dense_render(*args, res, res, chunk, False)
+                diff = (dense_img - tiled_render(args, res, res, False)).abs().max().item()
+                row += (f"{d_fwd[0] * 1e3:>12.0f} {d_fwd[0] / f_med:>6.1f} | "
+                        f"{d_fb[0] * 1e3:>12.0f} {d_fb[0] / fb_med:>6.1f} | {diff:>9.1e}")
+            else:
+                row += f"{'(skipped)':>12} {'':>6} | {'(skipped)':>12} {'':>6} | {'':>9}"
+            print(row, flush=True)
+            key = (n, res)
+            if key in TARGETS_FWD:
+                notes.append(f"target {n}@{res}^2 forward >= {TARGETS_FWD[key]} fps: "
+                             f"{1 / f_med:.2f} fps median -> {'met' if 1 / f_med >= TARGETS_FWD[key] else 'MISSED'}")
+            if key in TARGETS_FWD_BWD:
+                notes.append(f"target {n}@{res}^2 forward+backward >= {TARGETS_FWD_BWD[key]} fps: "
+                             f"{1 / fb_med:.2f} fps median -> {'met' if 1 / fb_med >= TARGETS_FWD_BWD[key] else 'MISSED'}")
+            if key in TARGET_PEAK_MIB and mem_fb is not None:
+                peak = max(mem_f, mem_fb)
+                notes.append(f"target {n}@{res}^2 peak memory <= {TARGET_PEAK_MIB[key]:.0f} MiB: "
+                             f"{peak:.0f} MiB -> {'met' if peak <= TARGET_PEAK_MIB[key] else 'MISSED'}")
+    print()
+    print("times: median (min) over repetitions; x = dense time / tiled time (same run); "
+          "peak = resident memory above the pre-call baseline, fresh process")
+    for note in notes:
+        print(note)
+
+
+if __name__ == "__main__":
+    main()
