@@ -52,6 +52,14 @@ class BinPlan:
         return int(self.entry_gaussian.shape[0])
 
 
+def _depth_order(depths: Tensor) -> Tensor:
+    """Indices sorting positive ``depths`` ascending, ties by index."""
+    bits = {torch.float64: torch.int64, torch.float32: torch.int32}.get(depths.dtype)
+    if bits is None or depths.numel() == 0 or not bool((depths > 0).all()):
+        return torch.sort(depths, stable=True).indices
+    return torch.sort(depths.contiguous().view(bits), stable=True).indices
+
+
 @torch.no_grad()
 def bin_gaussians(
     means2d: Tensor,
@@ -108,24 +116,29 @@ def bin_gaussians(
     counts = span[:, 0] * span[:, 1]
     lo = lo.to(torch.int64)
 
-    # Depth order (ties by index, as gsplat's stable radix sort) as a rank per Gaussian.
-    num_gaussians = int(means2d.shape[0])
-    order = torch.sort(depths, stable=True).indices
-    rank = torch.empty_like(order)
-    rank[order] = torch.arange(num_gaussians, device=device)
+    # Depth order, ties by index (gsplat sorts the bit patterns of the float depths with a
+    # stable radix sort; for the positive depths that survive the near plane, integer order of
+    # the bit pattern is float order, and integer sorts are much faster than float sorts).
+    order = _depth_order(depths)
+    counts = counts.index_select(0, order)
+    lo = lo.index_select(0, order)
+    span = span.index_select(0, order)
+    images = image_ids.index_select(0, order)
 
-    gauss = torch.repeat_interleave(torch.arange(num_gaussians, device=device), counts)
-    num_entries = int(gauss.shape[0])
+    # One entry per (Gaussian, block), Gaussians in depth order.
+    rep = torch.repeat_interleave(counts)
+    num_entries = int(rep.shape[0])
     first = torch.cumsum(counts, 0) - counts
-    local = torch.arange(num_entries, device=device) - first[gauss]
-    span_x = span[gauss, 0]
-    bx = lo[gauss, 0] + local % span_x.clamp(min=1)
-    by = lo[gauss, 1] + torch.div(local, span_x.clamp(min=1), rounding_mode="floor")
-    block = (image_ids[gauss] * blocks_y + by) * blocks_x + bx
-    key = block * max(num_gaussians, 1) + rank[gauss]
-    key, perm = torch.sort(key)
-    entry_gaussian = gauss[perm]
-    entry_block = torch.div(key, max(num_gaussians, 1), rounding_mode="floor")
+    local = torch.arange(num_entries, device=device) - first.index_select(0, rep)
+    span_x = span[:, 0].clamp(min=1).index_select(0, rep)
+    bx = lo[:, 0].index_select(0, rep) + local % span_x
+    by = lo[:, 1].index_select(0, rep) + torch.div(local, span_x, rounding_mode="floor")
+    block = (images.index_select(0, rep) * blocks_y + by) * blocks_x + bx
+    # A stable sort by block keeps the depth order inside each block.
+    key = block.to(torch.int32) if num_images * blocks_y * blocks_x < 2**31 else block
+    perm = torch.sort(key, stable=True).indices
+    entry_gaussian = order.index_select(0, rep.index_select(0, perm))
+    entry_block = block.index_select(0, perm)
 
     block_ids, block_counts = torch.unique_consecutive(entry_block, return_counts=True)
     block_starts = torch.cumsum(block_counts, 0) - block_counts
