@@ -301,3 +301,42 @@ def test_model_data_to_keeps_index_dtypes(arrays):
     data = model_data_from_arrays(arrays).to(dtype=torch.float64)
     assert data.v_template.dtype == torch.float64 and data.faces.dtype == torch.int64 and data.parents.dtype == torch.int64
     assert data.num_vertices == 26
+
+
+def test_npz_model_with_sparse_member(tmp_path, arrays):
+    import scipy.sparse
+
+    payload = dict(arrays, kintree_table=np.array([[-1, 0, 1, 1, 1], [0, 1, 2, 3, 4]]))
+    payload["J_regressor"] = scipy.sparse.csc_matrix(arrays["J_regressor"])  # stored as a pickled object member
+    path = tmp_path / "generic_model.npz"
+    np.savez(path, **payload)
+    data = load_flame_model(path)
+    expected = model_data_from_arrays(arrays)
+    torch.testing.assert_close(data.J_regressor, expected.J_regressor, rtol=0, atol=0)
+    torch.testing.assert_close(data.shapedirs, expected.shapedirs, rtol=0, atol=0)
+
+
+def test_malicious_npz_member_is_refused(tmp_path, arrays):
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (exec, (f"open({str(marker)!r}, 'w').close()",))
+
+    payload = dict(arrays, kintree_table=np.array([[-1, 0, 1, 1, 1], [0, 1, 2, 3, 4]]))
+    payload["weights"] = np.array(Evil(), dtype=object)
+    path = tmp_path / "model.npz"
+    np.savez(path, **payload)
+    with pytest.raises(CheckpointError, match="exec"):
+        load_flame_model(path)
+    assert not marker.exists()
+
+
+def test_npy_that_is_not_a_dict(tmp_path):
+    path = tmp_path / "landmarks.npy"
+    np.save(path, np.zeros((3, 3)))
+    with pytest.raises(CheckpointError, match="not a dict"):
+        load_landmark_embedding(path)
+    path.write_bytes(b"\x93NUMPY garbage")
+    with pytest.raises(CheckpointError, match="npy"):
+        load_landmark_embedding(path)

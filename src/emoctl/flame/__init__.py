@@ -47,6 +47,25 @@ file (index ranges, weight rows summing to 1, masks in [0, 1], finite values) an
 Pose parameters (LAM's ``flame_params``): ``rotation`` drives joint 0, ``neck_pose`` joint 1,
 ``jaw_pose`` joint 2, ``eyes_pose[..., :3]`` joint 3 (left eye) and ``eyes_pose[..., 3:]`` joint 4
 (right eye), all axis-angle; ``translation`` is added after skinning.
+
+Official files accepted: ``generic_model.pkl`` / ``flame2023.pkl`` (and the same dict as
+``.npz``); landmark embeddings ``flame_static_embedding.pkl`` (51 points), DECA/LAM's
+``landmark_embedding.npy`` (``full_lmk_*``, 68 points) and ``.npz`` files such as
+``mediapipe_landmark_embedding.npz``.
+
+Synthetic head (:class:`SyntheticFLAME`)
+----------------------------------------
+FLAME's parameter space and joint tree on an own procedural mesh (no FLAME data): about 4,900
+vertices at the default resolution (the same topology for every seed), a mouth slit that opens
+with the jaw, open eye fissures with eyeball spheres, a dark mouth-interior pouch, UVs.
+``expression_components`` starts with the 16 names of :data:`SEMANTIC_EXPRESSIONS`
+(``lip_corner_pull`` ... ``eye_close``; each acts inside the regions listed in
+:data:`EXPRESSION_REGIONS`), then ``component_16`` ... ``component_99``; the first 20 shape
+components are :data:`SHAPE_COMPONENTS`. Landmarks: :data:`LANDMARK_NAMES` (``_l`` is the
+subject's left, +x). Regions: :data:`REGION_NAMES` (the brief's list plus ``iris`` and ``pupil``).
+Edges are about 4 mm long on the face and about 2 cm on the crown and neck (half that after one
+subdivision; the flat neck-bottom cap is a coarse fan): size Gaussians from local edge lengths
+rather than with one global scale.
 """
 
 from emoctl.flame.data import (

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from emoctl.flame._synth_fields import Anchors, Frames, blob, fissure_window
-from emoctl.flame._synth_mesh import PART_EYE_LEFT, PART_EYE_RIGHT, PART_MOUTH, PART_SKIN, HeadMesh
+from emoctl.flame._synth_mesh import PART_EYE_LEFT, PART_EYE_RIGHT, PART_MOUTH, PART_SKIN, HeadMesh, abs_azimuth
 from emoctl.flame._synth_surface import gauss, smoothstep
 
 #: The named expression components, in order (indices 0..15); the rest are ``component_16`` ...
@@ -61,8 +61,7 @@ class _Ctx:
         r = np.linalg.norm(self.P - mesh.layout.origin, axis=1)
         self.below_mouth = r * (np.nan_to_num(mesh.grid_row_theta) - mesh.frame.theta_mouth)
         self.below_eye = r * (np.nan_to_num(mesh.grid_row_theta) - mesh.frame.theta_eye)
-        phi = np.nan_to_num(mesh.phi)
-        self.abs_phi = np.abs(np.where(phi > np.pi, phi - 2 * np.pi, phi))
+        self.abs_phi = abs_azimuth(mesh.phi)
         self.in_mouth = np.clip(1.0 - (self.abs_phi / mesh.frame.phi_mouth_corner) ** 2, 0.0, 1.0)
         self.corner = self.P[anchors.mouth_corner]
         self.eye = anchors.eye_center

@@ -7,7 +7,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emoctl.flame._synth_mesh import PART_EYE_LEFT, PART_EYE_RIGHT, PART_MOUTH, PART_SKIN, HeadMesh, fissure_profile
+from emoctl.flame._synth_mesh import (
+    PART_EYE_LEFT,
+    PART_EYE_RIGHT,
+    PART_MOUTH,
+    PART_SKIN,
+    HeadMesh,
+    abs_azimuth,
+    fissure_profile,
+)
 from emoctl.flame._synth_surface import gauss, skin_points, smoothstep
 
 #: Region masks every synthetic head carries (soft, in [0, 1]).
@@ -39,6 +47,7 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 def compute_frames(mesh: HeadMesh) -> Frames:
+    """Frames from the analytic surface (central differences in theta/phi); radial on spheres."""
     V = mesh.num_vertices
     normal, up, lateral = np.zeros((V, 3)), np.zeros((V, 3)), np.zeros((V, 3))
     skin = np.where(mesh.part == PART_SKIN)[0]
@@ -56,9 +65,9 @@ def compute_frames(mesh: HeadMesh) -> Frames:
     normal[skin] = n
     u = -d_theta - np.sum(-d_theta * n, axis=1, keepdims=True) * n
     up[skin] = np.where(poles[:, None], 0.0, _unit(u))
-    signed_phi = np.where(ph > np.pi, ph - 2 * np.pi, ph)
+    side = np.sign(np.round(np.sin(ph), 12))  # +1 on the left half, -1 on the right, 0 on the midline
     lat = d_phi - np.sum(d_phi * n, axis=1, keepdims=True) * n
-    lateral[skin] = np.where(poles[:, None], 0.0, _unit(lat) * np.sign(np.round(signed_phi, 12))[:, None])
+    lateral[skin] = np.where(poles[:, None], 0.0, _unit(lat) * side[:, None])
     for pid in (PART_EYE_LEFT, PART_EYE_RIGHT, PART_MOUTH):
         idx = np.where(mesh.part == pid)[0]
         center = 0.5 * (mesh.points[mesh.sphere_front_pole[pid]] + mesh.points[mesh.sphere_back_pole[pid]])
@@ -120,15 +129,16 @@ def blob(p: np.ndarray, cx: float, cy: float, sx: float, sy: float, mirrored: bo
     return np.clip(out, 0.0, 1.0)
 
 
-def jaw_weight(mesh: HeadMesh, A: Anchors) -> np.ndarray:
+def jaw_weight(mesh: HeadMesh) -> np.ndarray:
     """Share of the jaw joint per vertex: lower lip, chin and lower face, fading to the ears/neck."""
     P, w = mesh.points, np.zeros(mesh.num_vertices)
     skin = mesh.part == PART_SKIN
     r = np.linalg.norm(P - mesh.layout.origin, axis=1)
     rows_below = r * (np.nan_to_num(mesh.theta) - mesh.frame.theta_mouth)
     corner = mesh.frame.phi_mouth_corner
-    signed_phi = np.abs(np.where(np.nan_to_num(mesh.phi) > np.pi, np.nan_to_num(mesh.phi) - 2 * np.pi, np.nan_to_num(mesh.phi)))
-    inside = np.clip(1.0 - (signed_phi / corner) ** 2, 0.0, 1.0)
+    inside = np.clip(1.0 - (abs_azimuth(mesh.phi) / corner) ** 2, 0.0, 1.0)  # 1 mid-mouth, 0 beyond the corners
+    # a logistic step across the mouth line: sharp along the slit (upper copies ~0, lower copies ~1),
+    # soft beyond the corners where the skin is continuous
     tau = 0.004 + 0.010 * (1.0 - inside)
     z = rows_below / tau + mesh.mouth_side * 7.0 * inside
     split = 1.0 / (1.0 + np.exp(-z))
@@ -141,10 +151,10 @@ def jaw_weight(mesh: HeadMesh, A: Anchors) -> np.ndarray:
     return w
 
 
-def skinning_weights(mesh: HeadMesh, A: Anchors) -> np.ndarray:
-    """``[V, 5]``: global (lower neck), neck (head), jaw, left eye, right eye; rows sum to 1."""
+def skinning_weights(mesh: HeadMesh) -> np.ndarray:
+    """``[V, 5]``: global (lower neck), neck (the head), jaw, left eye, right eye; rows sum to 1."""
     W = np.zeros((mesh.num_vertices, 5))
-    jaw = jaw_weight(mesh, A)
+    jaw = jaw_weight(mesh)
     y = mesh.points[:, 1]
     lower_neck = smoothstep(-0.075, -0.155, y) * (mesh.part == PART_SKIN)
     W[:, 2] = jaw
@@ -156,11 +166,14 @@ def skinning_weights(mesh: HeadMesh, A: Anchors) -> np.ndarray:
     return W / W.sum(axis=1, keepdims=True)
 
 
-def joint_regressor(mesh: HeadMesh, A: Anchors) -> np.ndarray:
-    """``[5, V]`` rows of non-negative weights summing to 1 (joints = weighted vertex means)."""
+def joint_regressor(mesh: HeadMesh) -> np.ndarray:
+    """``[5, V]`` rows of non-negative weights summing to 1 (joints = weighted vertex means), so
+    joints move with the identity shape: the neck joints at the neck's axis (patches on both
+    sides), the jaw between the two temporomandibular patches, each eye at its sphere's centre."""
     P, L = mesh.points, mesh.layout
     J = np.zeros((5, mesh.num_vertices))
     skin = mesh.part == PART_SKIN
+
     def side_patches(target: np.ndarray, radius: float) -> np.ndarray:
         """Weights of skin vertices near ``target`` and its mirror image (centroid on the midline)."""
         w = np.zeros(mesh.num_vertices)
@@ -287,7 +300,5 @@ def landmark_embedding(mesh: HeadMesh, vertices: dict[str, int]) -> tuple[np.nda
 
 def fissure_window(mesh: HeadMesh, skew: float = 0.0) -> np.ndarray:
     """[V] almond window of the eye fissures over the columns (0 outside the canthi, skin only)."""
-    phi = np.nan_to_num(mesh.phi)
-    signed = np.where(phi > np.pi, phi - 2 * np.pi, phi)
-    w = fissure_profile(signed, mesh.frame.phi_eye_inner, mesh.frame.phi_eye_outer, skew)
+    w = fissure_profile(abs_azimuth(mesh.phi), mesh.frame.phi_eye_inner, mesh.frame.phi_eye_outer, skew)
     return w * (mesh.part == PART_SKIN)

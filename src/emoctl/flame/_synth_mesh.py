@@ -63,6 +63,12 @@ class HeadMesh:
         return int(self.points.shape[0])
 
 
+def abs_azimuth(phi: np.ndarray) -> np.ndarray:
+    """``|phi|`` with ``phi`` wrapped to (-pi, pi] (NaN, off the skin, becomes 0)."""
+    phi = np.nan_to_num(phi)
+    return np.abs(np.where(phi > np.pi, phi - 2 * np.pi, phi))
+
+
 def _warped_samples(n: int, lo: float, hi: float, density) -> np.ndarray:
     """``n + 1`` samples from ``lo`` to ``hi`` spaced inversely to ``density``."""
     fine = np.linspace(lo, hi, 4097)
@@ -206,7 +212,7 @@ def _skin_vertices(L: HeadLayout, frame: FeatureFrame, theta: np.ndarray, phi: n
     v_phi = [0.0, *np.tile(phi, R), 0.0]
     v_row = [-1, *np.repeat(np.arange(R), C), R]
     v_col = [-1, *np.tile(np.arange(C), R), -1]
-    abs_phi = np.abs(np.where(phi > np.pi, phi - 2 * np.pi, phi))
+    abs_phi = abs_azimuth(phi)
     j_in, _, j_out = eye_cols
     mouth_slit = [j for j in range(C) if abs_phi[j] < phi[j_mc] - 1e-12]
     eye_slit = [j for j in range(C) if phi[j_in] + 1e-12 < abs_phi[j] < phi[j_out] - 1e-12]

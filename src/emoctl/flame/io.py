@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -227,41 +228,55 @@ def flame_data_from_pickle_dict(raw: Any, path: Path, source: str | None = None)
 # landmark embeddings
 
 
-def _load_npy(path: Path) -> Any:
-    """An ``.npy`` file; object arrays (``np.save`` of a dict) go through the restricted unpickler."""
+def _read_npy(payload: bytes, origin: str) -> Any:
+    """One ``.npy`` payload; object arrays (``np.save`` of a dict) go through the restricted unpickler."""
     from numpy.lib import format as npy_format
 
+    f = io.BytesIO(payload)
     try:
-        with path.open("rb") as f:
-            version = npy_format.read_magic(f)
-            if version == (1, 0):
-                shape, _, dtype = npy_format.read_array_header_1_0(f)
-            else:
-                shape, _, dtype = npy_format.read_array_header_2_0(f)
-            if dtype.hasobject:
-                array = restricted_load(f, origin=f"'{path}'")
-                return array.item() if isinstance(array, np.ndarray) and array.ndim == 0 else array
+        version = npy_format.read_magic(f)
+        read_header = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
+        _, _, dtype = read_header(f)
+        if dtype.hasobject:
+            return restricted_load(f, origin=origin)  # a 0-d object array comes back as its item
+        f.seek(0)
+        return npy_format.read_array(f, allow_pickle=False)
     except CheckpointError:
         raise
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"cannot read '{path}': not a valid .npy file ({exc})") from exc
+    except (OSError, ValueError, EOFError) as exc:
+        raise CheckpointError(f"cannot read {origin}: not a valid .npy file ({exc})") from exc
+
+
+def _read_bytes(path: Path) -> bytes:
     try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"cannot read '{path}': not a valid .npy file ({exc})") from exc
+        return path.read_bytes()
+    except OSError as exc:
+        raise CheckpointError(f"cannot open '{path}': {exc.strerror or exc}") from exc
 
 
-def _load_landmark_dict(path: Path) -> dict:
-    suffix = path.suffix.lower()
-    if suffix == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                return {k: z[k] for k in z.files}
-        except (OSError, ValueError) as exc:
-            raise CheckpointError(f"cannot read '{path}': not a valid .npz file without pickled objects ({exc})") from exc
-    raw = _load_npy(path) if suffix == ".npy" else load_pickle_file(path)
+def _load_npz(path: Path) -> dict:
+    """An ``.npz`` archive as a dict; object members go through the restricted unpickler."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(_read_bytes(path))) as archive:
+            members = {name: archive.read(name) for name in archive.namelist()}
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise CheckpointError(f"cannot read '{path}': not a valid .npz archive ({exc})") from exc
+    return {name.removesuffix(".npy"): _read_npy(data, f"'{path}' member {name!r}") for name, data in members.items()}
+
+
+def _load_any_dict(path: Path, what: str) -> dict:
+    """A pickle, ``.npy`` (holding a dict) or ``.npz`` file as a dict, without executing code."""
+    head = _read_bytes(path)[:6]
+    if head.startswith(b"PK"):
+        raw: Any = _load_npz(path)
+    elif head.startswith(b"\x93NUMPY"):
+        raw = _read_npy(_read_bytes(path), f"'{path}'")
+    else:
+        raw = load_pickle_file(path)
     if not isinstance(raw, dict):
-        raise CheckpointError(f"'{path}' is not a landmark embedding: it holds a {type(raw).__name__}, not a dict")
+        raise CheckpointError(f"'{path}' is not {what}: it holds a {type(raw).__name__}, not a dict")
     return raw
 
 
@@ -283,7 +298,7 @@ def load_landmark_embedding(path: PathLike, num_faces: int | None = None) -> tup
     ``mediapipe_N`` when the file lists ``landmark_indices``, else ``lmk_NNN``.
     """
     path = Path(path)
-    raw = _load_landmark_dict(path)
+    raw = _load_any_dict(path, "a landmark embedding")
     for idx_key, bary_key in _LANDMARK_KEYS:
         if idx_key in raw and bary_key in raw:
             break
@@ -323,7 +338,8 @@ def load_landmark_embedding(path: PathLike, num_faces: int | None = None) -> tup
 
 
 def load_flame_model(path: PathLike, landmark_path: PathLike | None = None, *, source: str | None = None) -> FlameModelData:
-    """Load a FLAME-format model: converted ``.safetensors`` or an official pickle (``.pkl``).
+    """Load a FLAME-format model: converted ``.safetensors``, an official pickle (``.pkl``), or
+    the same dict saved as ``.npz``.
 
     The kind is recognised from the file's content. Pickles are read without executing code and
     without chumpy; ``source`` (``FLAME2020``, ``FLAME2023``) overrides the guess from the file
@@ -338,7 +354,7 @@ def load_flame_model(path: PathLike, landmark_path: PathLike | None = None, *, s
         if source is not None:
             data.source = source
     else:
-        data = flame_data_from_pickle_dict(load_pickle_file(path), path, source)
+        data = flame_data_from_pickle_dict(_load_any_dict(path, "a FLAME model"), path, source)
     if landmark_path is not None:
         idx, bary, names = load_landmark_embedding(landmark_path, num_faces=data.num_faces)
         data.lmk_faces_idx, data.lmk_bary_coords, data.landmark_names = idx, bary.to(data.dtype), names

@@ -103,7 +103,7 @@ class SyntheticFLAME:
         rng_shape = np.random.default_rng([self.seed, 1])
         rng_expr = np.random.default_rng([self.seed, 2])
         shapes = np.concatenate([semantic_shapes(mesh, frames, anchors), shape_tail(mesh, rng_shape, NUM_SHAPE - len(SHAPE_COMPONENTS))])
-        regions = region_masks(mesh, anchors, jaw_weight(mesh, anchors))
+        regions = region_masks(mesh, anchors, jaw_weight(mesh))
         exprs = np.concatenate(
             [semantic_expressions(mesh, frames, anchors, regions), expression_tail(mesh, frames, rng_expr, NUM_EXPRESSION - len(SEMANTIC_EXPRESSIONS))]
         )
@@ -117,9 +117,9 @@ class SyntheticFLAME:
             shapedirs=f32(shapes.transpose(1, 2, 0)),
             exprdirs=f32(exprs.transpose(1, 2, 0)),
             posedirs=f32(pose_correctives(mesh, frames, anchors)),
-            J_regressor=f32(joint_regressor(mesh, anchors)),
+            J_regressor=f32(joint_regressor(mesh)),
             parents=torch.tensor(FLAME_PARENTS, dtype=torch.int64),
-            lbs_weights=f32(skinning_weights(mesh, anchors)),
+            lbs_weights=f32(skinning_weights(mesh)),
             faces=torch.from_numpy(mesh.faces.astype(np.int64)),
             uvs=f32(mesh.uvs),
             faces_uv=torch.from_numpy(mesh.faces_uv.astype(np.int64)),
