@@ -133,6 +133,14 @@ def test_uv_seams_are_subdivided_on_the_uv_mesh(synthetic_head):
     assert corner_pairs.shape[0] > sub.num_vertices
 
 
+def test_posed_landmarks_on_vertices_survive_subdivision(synthetic_head):
+    """Landmarks that sit on vertices (the synthetic head's) stay exact in any pose."""
+    sub = subdivide(synthetic_head)
+    params = {"jaw_pose": torch.tensor([[0.3, 0.05, 0.0]]), "neck_pose": torch.tensor([[0.1, 0.4, 0.0]]),
+              "eyes_pose": torch.tensor([[0.2, 0.3, 0.0, 0.2, 0.3, 0.0]]), "expr": torch.randn(1, 100)}  # fmt: skip
+    torch.testing.assert_close(FLAME(sub)(params).landmarks, FLAME(synthetic_head)(params).landmarks, rtol=0, atol=1e-6)
+
+
 def test_flame_sized_mesh(synthetic_head):
     """One step on a FLAME-sized model (about 5k vertices, 10k faces, full 300 + 100 bases)."""
     data = synthetic_head

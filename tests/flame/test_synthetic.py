@@ -133,6 +133,11 @@ def test_mouth_opens_when_the_jaw_rotates(synthetic_head):
     upper, lower = lmk(d, opened, "upper_lip_center")[0], lmk(d, opened, "lower_lip_center")[0]
     assert float((upper - lower).norm()) > 0.01 and lower[1] < upper[1]
     torch.testing.assert_close(upper, lmk(d, rest, "upper_lip_center")[0], atol=1e-4, rtol=0)  # the upper lip stays
+    moved = (opened.vertices[0] - rest.vertices[0]).norm(dim=1)
+    for region in ("forehead", "eyeballs", "scalp", "ears", "brows"):
+        assert float(moved[d.regions[region] > 0.5].max()) < 1e-6, region  # only the jaw region moves
+    assert float(moved[d.regions["nose"] > 0.5].max()) < 2e-4
+    assert float(moved[d.regions["chin"] > 0.5].min()) > 0.01
     # the mouth interior is what shows between the lips: it sits behind them and opens with the jaw
     interior = d.regions["mouth_interior"] > 0.5
     assert float(d.v_template[interior, 2].max()) < float(lmk(d, rest, "upper_lip_center")[0, 2]) - 0.003

@@ -139,12 +139,13 @@ def jaw_weight(mesh: HeadMesh) -> np.ndarray:
     inside = np.clip(1.0 - (abs_azimuth(mesh.phi) / corner) ** 2, 0.0, 1.0)  # 1 mid-mouth, 0 beyond the corners
     # a logistic step across the mouth line: sharp along the slit (upper copies ~0, lower copies ~1),
     # soft beyond the corners where the skin is continuous
-    tau = 0.004 + 0.010 * (1.0 - inside)
+    tau = 0.004 + 0.007 * (1.0 - inside)
     z = rows_below / tau + mesh.mouth_side * 7.0 * inside
-    split = 1.0 / (1.0 + np.exp(-z))
-    front = smoothstep(-0.03, 0.01, P[:, 2])
+    split = 1.0 / (1.0 + np.exp(-z)) * smoothstep(-0.025, -0.010, rows_below)  # exactly 0 above the nose
+    front = smoothstep(-0.02, 0.015, P[:, 2])
     low = smoothstep(-0.118, -0.088, P[:, 1])
-    w[skin] = (split * front * low)[skin]
+    not_ears = smoothstep(0.002, 0.0003, mesh.ear_height)
+    w[skin] = (split * front * low * not_ears)[skin]
     mouth = mesh.part == PART_MOUTH
     center_y = 0.5 * (P[mesh.sphere_front_pole[PART_MOUTH], 1] + P[mesh.sphere_back_pole[PART_MOUTH], 1])
     w[mouth] = smoothstep(center_y + 0.004, center_y - 0.004, P[mouth, 1])
