@@ -126,7 +126,8 @@ class _Evaluation:
     # Only when evaluated for the backward pass:
     alpha: Tensor | None = None
     keep: Tensor | None = None  # 1.0 / 0.0; None when no pixel stops inside the segment
-    unclamped: Tensor | None = None  # 1.0 where alpha_raw <= MAX_ALPHA; None: everywhere
+    clamp_rows: Tensor | None = None  # [n] flat entry indices whose opacity can reach the clamp
+    unclamped: Tensor | None = None  # [n, P] 1.0 where those entries are below the clamp
 
 
 def _shift_mul_(x: Tensor, t_incl: Tensor, t_in: Tensor | None) -> Tensor:
@@ -153,16 +154,16 @@ def _evaluate(tables: _Tables, centres: Tensor, gauss: Tensor, t_in: Tensor | No
     # exp(x) = exp2(x log2 e); exp2 is about twice as fast on CPUs.
     coef = torch.stack((k0, p, r, -0.5 * a, -0.5 * c, -b), dim=-1).mul_(_LOG2_E)
     alpha_raw = (coef.view(m * length, 6) @ tables.basis_t).view(m, length, p_count).exp2_()
-    clamps = m * length > 0 and bool(log_op.max() > _CLAMP_LOG_OPACITY)
-    if keep_alpha or clamps:
-        alpha = torch.threshold(alpha_raw, tables.threshold_below, 0.0)
-    else:
-        alpha = F.threshold_(alpha_raw, tables.threshold_below, 0.0)
-    unclamped = None
-    if clamps:
+    alpha = F.threshold_(alpha_raw, tables.threshold_below, 0.0)  # in place
+    # The clamp can only act on entries of opacity close to or above MAX_ALPHA: handle their rows.
+    clamp_rows = unclamped = None
+    if m * length > 0 and bool(log_op.max() > _CLAMP_LOG_OPACITY):
+        clamp_rows = (log_op.reshape(-1) > _CLAMP_LOG_OPACITY).nonzero().squeeze(1)
+        flat = alpha.view(m * length, p_count)
+        rows = flat.index_select(0, clamp_rows)
         if keep_alpha:
-            unclamped = torch.le(alpha_raw, MAX_ALPHA, out=torch.empty_like(alpha_raw))
-        alpha.clamp_(max=MAX_ALPHA)
+            unclamped = (rows <= MAX_ALPHA).to(rows.dtype)
+        flat.index_copy_(0, clamp_rows, rows.clamp_(max=MAX_ALPHA))
     t_incl = torch.rsub(alpha, 1.0).cumprod_(dim=1)
     if t_in is not None:
         t_incl.mul_(t_in.unsqueeze(1))
@@ -175,7 +176,8 @@ def _evaluate(tables: _Tables, centres: Tensor, gauss: Tensor, t_in: Tensor | No
     colors = tables.colors_aug.index_select(0, gauss.reshape(-1)).view(m, length, -1)
     ev = _Evaluation(gauss, (mx, my), (a, b, c), colors, w, t_incl, t_in)
     if keep_alpha:
-        ev.alpha, ev.keep, ev.unclamped = alpha, keep, unclamped
+        ev.alpha, ev.keep = alpha, keep
+        ev.clamp_rows, ev.unclamped = clamp_rows, unclamped
     return ev
 
 
@@ -193,7 +195,7 @@ class _Segment:
         ev = self.saved
         if ev is None:
             return 0
-        per_pixel = [ev.w, ev.t_incl, ev.alpha, ev.keep, ev.unclamped]
+        per_pixel = [ev.w, ev.t_incl, ev.alpha, ev.keep]
         return sum(t.numel() * t.element_size() for t in per_pixel if t is not None)
 
 
@@ -238,7 +240,7 @@ def _forward_chunk(tables: _Tables, chunk: Chunk, segment: int, out_t: Tensor,
             seg = _Segment(local, start, stop, t_in, ev if save else None)
             save_budget[0] -= seg.saved_bytes()
             segments.append(seg)
-        t_in = ev.t_incl[:, -1]
+        t_in = ev.t_incl[:, -1].clone()  # a copy: a view would keep all of t_incl alive
     if acc is not None:
         out_t.index_copy_(0, plan.block_ids[chunk.first:chunk.stop], acc)
     return segments
@@ -284,10 +286,12 @@ def _backward_chunk(tables: _Tables, chunk: Chunk, segments: list[_Segment], gra
             grad_alpha.mul_(ev.keep)
         # Through threshold and clamp (zero gradient where either acts), then
         # d alpha_raw / d (ln o - sigma) = alpha_raw (= alpha where neither acts).
-        if ev.unclamped is None:
-            grad_poly = grad_alpha.mul_(ev.alpha)
-        else:
-            grad_poly = grad_alpha.mul_(ev.unclamped).mul_(ev.alpha)
+        if ev.clamp_rows is not None:
+            assert ev.unclamped is not None
+            flat = grad_alpha.view(m * length, tables.pixels)
+            flat.index_copy_(0, ev.clamp_rows,
+                             flat.index_select(0, ev.clamp_rows).mul_(ev.unclamped))
+        grad_poly = grad_alpha.mul_(ev.alpha)
         gk = (grad_poly.view(m * length, tables.pixels) @ tables.basis).view(m, length, 6)
         g0, g1, g2, g3, g4, g5 = gk.unbind(-1)
         mx, my = ev.local_means
