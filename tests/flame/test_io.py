@@ -88,10 +88,16 @@ def test_converted_file_never_touches_pickle(tmp_path, pkl2020, monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("pickle used while loading a converted file")
 
+    import emoctl.flame.io as flame_io
+    import emoctl.flame.safe_pickle as safe_pickle
+
     monkeypatch.setattr(pickle, "Unpickler", boom)
     monkeypatch.setattr(pickle, "load", boom)
     monkeypatch.setattr(pickle, "loads", boom)
-    load_flame_model(out)
+    monkeypatch.setattr(safe_pickle.RestrictedUnpickler, "load", boom)
+    monkeypatch.setattr(flame_io, "load_pickle_file", boom)
+    monkeypatch.setattr(flame_io, "restricted_load", boom)
+    assert load_flame_model(out).num_vertices == 26
 
 
 def test_convert_with_landmarks(tmp_path, pkl2020, arrays):

@@ -26,9 +26,6 @@ NUM_POSE_FEATURES = 9 * (NUM_JOINTS - 1)
 NUM_SHAPE = 300
 NUM_EXPRESSION = 100
 
-#: Values of the ``source`` metadata entry written by this package.
-KNOWN_SOURCES: tuple[str, ...] = ("FLAME2017", "FLAME2019", "FLAME2020", "FLAME2023", "synthetic")
-
 #: Tensor fields of the format, in on-disk key order (regions are stored as ``region.<name>``).
 REQUIRED_TENSORS: tuple[str, ...] = (
     "v_template",

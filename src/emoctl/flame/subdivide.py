@@ -41,8 +41,12 @@ class MidpointSubdivision:
         """Per-vertex values ``[V, ...]`` -> ``[V + E, ...]`` (new vertices: edge averages)."""
         if values.shape[0] != self.num_vertices:
             raise ShapeError(f"upsample expects {self.num_vertices} rows, got shape {list(values.shape)}")
-        mid = 0.5 * (values[self.edges[:, 0]] + values[self.edges[:, 1]])
-        return torch.cat([values, mid.to(values.dtype)], dim=0)
+        out = values.new_empty((self.num_new_vertices, *values.shape[1:]))
+        out[: self.num_vertices] = values
+        mid = out[self.num_vertices :]
+        torch.index_select(values, 0, self.edges[:, 0], out=mid)
+        mid.add_(values.index_select(0, self.edges[:, 1])).mul_(0.5)
+        return out
 
 
 def midpoint_subdivision(faces: Tensor, num_vertices: int) -> MidpointSubdivision:
