@@ -1,0 +1,325 @@
+"""The synthetic world's ground truth of how emotions act on a face.
+
+:class:`EmotionModel` holds, for each emotion of :data:`emoctl.emotions.EMOTIONS`:
+
+(a) a **static offset** over the named expression components of the synthetic head
+    (``SEMANTIC_EXPRESSIONS``: ``lip_corner_pull``, ``brow_lower``, ...), plus a small fixed
+    loading on the unnamed tail components, as a real expression basis would have;
+(b) an **articulation coupling**: a non-linear function of the speech articulation of each
+    frame (jaw opening ``a``, rounding ``r``, spreading ``s``, closure ``c``; see
+    :mod:`emoctl.synthetic.speech`):
+
+    ============  =========================================================================
+    emotion       coupling (``k`` = intensity)
+    ============  =========================================================================
+    happy         lip corners pulled and stretched more as the jaw opens (``+1.0 k a^1.5``),
+                  rounding reduced, cheeks rise with opening
+    sad           jaw amplitude damped, more for wide openings (``a (1 - 0.3 k (0.5 + 0.5 a))``),
+                  rounding reduced, corners pulled down more when the mouth is closed
+    surprised     a baseline jaw opening (``0.14 k``) and wider openings (``x (1 + 0.3 k)``),
+                  lids open wider and the lower lip drops with opening
+    angry         lips pressed hard near closure (``k (0.6 + (1 - a)^2)``), large openings
+                  damped (``a (1 - 0.3 k a)``), upper lip raised on open unrounded vowels
+    disgusted     upper lip raised with opening (``k (0.8 + 0.9 a)``), jaw slightly damped
+    fearful       lips stretched more as the jaw opens (``k (0.7 + a^2)``), and a slight
+                  ~9 Hz tremor of the lips and jaw
+    ============  =========================================================================
+
+    so the per-frame difference between two emotions of the same articulation is not a constant:
+    a model has to read the sequence;
+(c) **appearance cues**: which identity-specific cue fields (:mod:`emoctl.synthetic.cues`) an
+    emotion deepens or tints, and how much (forehead lines: surprised, fearful; glabella furrows:
+    angry, disgusted, sad; nasolabial folds: happy, disgusted; crow's feet: happy; flush: angry;
+    pallor: fearful; redness around the eyes: sad; cheek glow: happy). Their strength depends on
+    the identity (age, elasticity, skin tone) and is **constant within a clip**: LAM-style
+    backbones build one avatar per reference image, so appearance is per avatar, not per frame.
+
+The two ground-truth functions are :meth:`EmotionModel.apply` (articulation -> FLAME sequence)
+and :meth:`EmotionModel.appearance` (identity traits, emotion -> albedo change).
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from emoctl.emotions import EMOTIONS
+from emoctl.errors import ShapeError, UnknownEmotionError
+from emoctl.flame import NUM_EXPRESSION, SEMANTIC_EXPRESSIONS, FlameModelData
+from emoctl.synthetic.albedo import identity_albedo_numpy
+from emoctl.synthetic.cues import CUES, GROOVE_CUES, cue_fields
+from emoctl.synthetic.face_frame import FaceFrame
+from emoctl.synthetic.speech import Articulation
+from emoctl.synthetic.traits import IdentityTraits
+
+#: Jaw pitch (radians) at ``jaw_open = 1``.
+JAW_MAX = 0.30
+_IDX = {name: i for i, name in enumerate(SEMANTIC_EXPRESSIONS)}
+_TAIL = NUM_EXPRESSION - len(SEMANTIC_EXPRESSIONS)
+
+#: (a) Static offsets over the named components, per emotion (intensity 1).
+STATIC_OFFSETS: dict[str, dict[str, float]] = {
+    "neutral": {},
+    "happy": {"lip_corner_pull": 1.3, "cheek_raise": 1.0, "lid_tighten": 0.5, "eye_close": 0.1},
+    "sad": {"brow_inner_raise": 1.4, "lip_corner_depress": 1.0, "eye_close": 0.25, "brow_lower": 0.2},
+    "surprised": {"brow_inner_raise": 1.4, "brow_outer_raise": 1.5, "upper_lid_raise": 1.3},
+    "angry": {"brow_lower": 1.5, "lid_tighten": 0.8, "lip_press": 0.6, "upper_lid_raise": 0.3, "nose_wrinkle": 0.25},
+    "disgusted": {"nose_wrinkle": 1.3, "upper_lip_raise": 0.8, "brow_lower": 0.8, "lip_corner_depress": 0.5,
+                  "cheek_raise": 0.4, "lid_tighten": 0.4},
+    "fearful": {"brow_inner_raise": 1.3, "brow_outer_raise": 0.5, "upper_lid_raise": 1.2, "lip_stretch": 0.7,
+                "brow_lower": 0.3},
+}  # fmt: skip
+
+#: (c) Cue weights per emotion (intensity 1); see :mod:`emoctl.synthetic.cues`.
+CUE_WEIGHTS: dict[str, dict[str, float]] = {
+    "neutral": {},
+    "happy": {"crows_feet": 1.0, "nasolabial": 1.0, "cheek_glow": 0.8},
+    "sad": {"glabella": 0.55, "forehead_lines": 0.3, "eye_redness": 1.0, "pallor": 0.25},
+    "surprised": {"forehead_lines": 1.0},
+    "angry": {"glabella": 1.0, "flush": 1.0, "nasolabial": 0.3, "bunny_lines": 0.25},
+    "disgusted": {"glabella": 0.6, "nasolabial": 0.8, "bunny_lines": 1.0, "flush": 0.25},
+    "fearful": {"forehead_lines": 0.7, "glabella": 0.3, "pallor": 1.0},
+}
+
+#: Albedo gains of the cues (fraction of the albedo a groove of depth 1 darkens, tint strengths).
+GROOVE_GAIN = 0.5
+_TINTS = {  # cue -> (gain, per-channel multiplicative tint)
+    "flush": (0.25, (1.0, -0.35, -0.4)),
+    "eye_redness": (0.22, (0.9, -0.45, -0.35)),
+    "cheek_glow": (0.16, (1.0, -0.2, -0.3)),
+}
+
+
+@dataclass(frozen=True)
+class SpeakerStyle:
+    """How one speaker (an anchor subject) articulates: gains and a small loading of the four
+    articulation curves on the unnamed expression components ``tail [4, 84]``."""
+
+    jaw_gain: float = 1.0
+    lip_gain: float = 1.0
+    tail: tuple[tuple[float, ...], ...] = field(default_factory=tuple)
+
+    @classmethod
+    def sample(cls, rng: np.random.Generator) -> "SpeakerStyle":
+        tail = rng.normal(0.0, 0.06, (4, _TAIL)) * (16.0 / (16.0 + np.arange(_TAIL))) ** 0.6
+        return cls(
+            jaw_gain=round(float(rng.uniform(0.85, 1.15)), 4),
+            lip_gain=round(float(rng.uniform(0.85, 1.15)), 4),
+            tail=tuple(tuple(round(float(v), 5) for v in row) for row in tail),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {"jaw_gain": self.jaw_gain, "lip_gain": self.lip_gain, "tail": [list(r) for r in self.tail]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "SpeakerStyle":
+        return cls(float(data["jaw_gain"]), float(data["lip_gain"]), tuple(tuple(float(v) for v in r) for r in data["tail"]))
+
+
+def _emotion_tail(emotion: str) -> np.ndarray:
+    """A fixed small loading ``[84]`` of an emotion on the unnamed components (same in every run)."""
+    if emotion == "neutral":
+        return np.zeros(_TAIL)
+    rng = np.random.default_rng([zlib.crc32(emotion.encode("utf-8")), 0xE7])
+    return rng.normal(0.0, 0.12, _TAIL) * (16.0 / (16.0 + np.arange(_TAIL))) ** 0.8
+
+
+class EmotionModel:
+    """Ground truth of the synthetic world: ``apply`` (geometry) and ``appearance`` (albedo).
+
+    ``head``: the synthetic head the appearance cues are drawn on (needed by :meth:`appearance`
+    and :meth:`albedo` only; :meth:`apply` works on FLAME parameters and needs no head).
+    """
+
+    emotions: tuple[str, ...] = EMOTIONS
+
+    def __init__(self, head: FlameModelData | None = None):
+        self.head = head
+        self._frame: FaceFrame | None = None
+        self._static = {e: self._static_vector(e) for e in self.emotions}
+
+    # ------------------------------------------------------------------ geometry
+    def check_emotion(self, emotion: str) -> str:
+        if not isinstance(emotion, str) or emotion.lower() not in self.emotions:
+            raise UnknownEmotionError(f"unknown emotion {emotion!r}; the synthetic world has {list(self.emotions)}")
+        return emotion.lower()
+
+    def _static_vector(self, emotion: str) -> np.ndarray:
+        vec = np.zeros(NUM_EXPRESSION)
+        for name, value in STATIC_OFFSETS[emotion].items():
+            vec[_IDX[name]] = value
+        vec[len(SEMANTIC_EXPRESSIONS):] = _emotion_tail(emotion)
+        return vec
+
+    def static_offset(self, emotion: str, intensity: float = 1.0) -> Tensor:
+        """(a) The emotion's static expression offset ``[100]`` (float32)."""
+        emotion = self.check_emotion(emotion)
+        return torch.from_numpy((float(intensity) * self._static[emotion]).astype(np.float32))
+
+    def apply(self, articulation: Articulation, emotion: str, intensity: float = 1.0, *,
+              style: SpeakerStyle | None = None) -> dict[str, Tensor]:
+        """The FLAME sequence of ``articulation`` spoken in ``emotion`` at ``intensity`` (0: neutral).
+
+        Returns LAM-named float32 tensors ``expr [T, 100]``, ``jaw_pose [T, 3]``, ``rotation [T, 3]``,
+        ``neck_pose [T, 3]``, ``eyes_pose [T, 6]``, ``translation [T, 3]`` (no ``betas``). Blinks, gaze
+        and head motion come from the articulation unchanged, so every emotion of one articulation
+        shares them.
+        """
+        emotion = self.check_emotion(emotion)
+        if not isinstance(articulation, Articulation):
+            raise ShapeError(f"apply expects an emoctl.synthetic.Articulation, got {type(articulation).__name__}")
+        k = float(intensity)
+        if not np.isfinite(k) or k < 0:
+            raise ShapeError(f"intensity must be a finite number >= 0, got {intensity!r}")
+        style = style or SpeakerStyle()
+        a = articulation.jaw_open.double().numpy().clip(0.0, 1.0)
+        r = articulation.rounding.double().numpy().clip(0.0, 1.0)
+        s = articulation.spreading.double().numpy().clip(0.0, 1.0)
+        c = articulation.closure.double().numpy().clip(0.0, 1.0)
+        blink = articulation.blink.double().numpy().clip(0.0, 1.0)
+        t = articulation.timestamps.double().numpy()
+        T = a.shape[0]
+        named = {name: np.zeros(T) for name in SEMANTIC_EXPRESSIONS}
+        jaw, rnd = self._couple(emotion, k, a, r, s, c, t, named)
+        lip = style.lip_gain
+        # (b) speech itself, on the emotion-modulated jaw opening and rounding
+        named["lip_pucker"] += 0.9 * lip * rnd
+        named["lip_funnel"] += 0.55 * lip * rnd * jaw
+        named["lip_stretch"] += 0.55 * lip * s
+        named["lip_corner_pull"] += 0.12 * lip * s
+        named["lip_press"] += 0.6 * lip * c
+        named["lower_lip_depress"] += 0.35 * lip * jaw
+        named["upper_lip_raise"] += 0.1 * lip * jaw
+        # (a) the static offset
+        for name, value in STATIC_OFFSETS[emotion].items():
+            named[name] += k * value
+        # blinks close the eyes whatever the emotion does to the lids
+        closing = named["eye_close"].clip(0.0, 1.0)
+        named["eye_close"] = 1.0 - (1.0 - blink) * (1.0 - closing)
+        named["upper_lid_raise"] *= 1.0 - blink
+        named["lid_tighten"] *= 1.0 - 0.5 * blink
+        expr = np.zeros((T, NUM_EXPRESSION))
+        for name, values in named.items():
+            expr[:, _IDX[name]] = values
+        curves = np.stack([jaw, rnd, s, c], axis=1)
+        if style.tail:
+            expr[:, len(SEMANTIC_EXPRESSIONS):] += curves @ np.asarray(style.tail)
+        expr[:, len(SEMANTIC_EXPRESSIONS):] += k * _emotion_tail(emotion)[None]
+        jaw_pose = np.zeros((T, 3))
+        jaw_pose[:, 0] = JAW_MAX * style.jaw_gain * jaw
+        gaze = articulation.gaze.double().numpy()
+        eyes = np.zeros((T, 6))
+        eyes[:, 0] = eyes[:, 3] = gaze[:, 1]  # pitch
+        eyes[:, 1] = eyes[:, 4] = gaze[:, 0]  # yaw
+
+        def f32(x: np.ndarray) -> Tensor:
+            return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+
+        return {
+            "expr": f32(expr),
+            "jaw_pose": f32(jaw_pose),
+            "rotation": articulation.head_rotation.float().clone(),
+            "neck_pose": articulation.neck_pose.float().clone(),
+            "eyes_pose": f32(eyes),
+            "translation": torch.zeros(T, 3),
+        }
+
+    @staticmethod
+    def _couple(emotion: str, k: float, a: np.ndarray, r: np.ndarray, s: np.ndarray, c: np.ndarray,
+                t: np.ndarray, named: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """(b) Emotion-specific, non-linear coupling to the articulation; returns the jaw opening and
+        rounding the emotion produces and adds its articulation-dependent terms to ``named``."""
+        jaw, rnd = a.copy(), r.copy()
+        if emotion == "happy":
+            jaw = a * (1.0 + 0.1 * k)
+            rnd = r * (1.0 - 0.35 * k)
+            named["lip_corner_pull"] += 1.0 * k * a**1.5
+            named["lip_stretch"] += 0.5 * k * a
+            named["cheek_raise"] += 0.3 * k * a
+        elif emotion == "sad":
+            jaw = a * (1.0 - 0.3 * k * (0.5 + 0.5 * a))
+            rnd = r * (1.0 - 0.4 * k)
+            named["lip_corner_depress"] += 0.4 * k * (1.0 - a) ** 2
+        elif emotion == "surprised":
+            jaw = 0.14 * k + a * (1.0 + 0.3 * k)
+            named["upper_lid_raise"] += 0.4 * k * a
+            named["lower_lip_depress"] += 0.3 * k * a
+            named["lip_funnel"] += 0.15 * k * a
+        elif emotion == "angry":
+            jaw = a * (1.0 - 0.3 * k * a)
+            rnd = r * (1.0 - 0.2 * k)
+            named["lip_press"] += 1.0 * k * (1.0 - a) ** 2  # pressed hardest when closed
+            named["upper_lip_raise"] += 0.8 * k * a * (1.0 - r)
+        elif emotion == "disgusted":
+            jaw = a * (1.0 - 0.12 * k)
+            named["upper_lip_raise"] += 0.9 * k * a
+            named["nose_wrinkle"] += 0.2 * k * a
+        elif emotion == "fearful":
+            tremor = np.sin(2 * np.pi * 9.0 * t + 0.7) + 0.5 * np.sin(2 * np.pi * 13.0 * t + 2.1)
+            jaw = a * (1.0 + 0.1 * k) + 0.015 * k * tremor
+            named["lip_stretch"] += k * 1.0 * a**2 + 0.06 * k * tremor
+        return np.clip(jaw, 0.0, 1.6), np.clip(rnd, 0.0, 1.0)
+
+    # ------------------------------------------------------------------ appearance
+    @property
+    def frame(self) -> FaceFrame:
+        if self.head is None:
+            raise ShapeError("EmotionModel.appearance needs the head: EmotionModel(head=synthetic_head(...))")
+        if self._frame is None:
+            self._frame = FaceFrame.of(self.head)
+        return self._frame
+
+    def cue_weights(self, emotion: str) -> dict[str, float]:
+        """(c) Which cues the emotion shows, with their weights at intensity 1."""
+        return dict(CUE_WEIGHTS[self.check_emotion(emotion)])
+
+    def albedo(self, identity_traits: IdentityTraits | dict[str, Any]) -> Tensor:
+        """The identity's neutral albedo ``[V, 3]`` (float32)."""
+        traits = IdentityTraits.from_json(identity_traits)
+        return torch.from_numpy(identity_albedo_numpy(self.frame, traits).astype(np.float32))
+
+    def appearance(self, identity_traits: IdentityTraits | dict[str, Any], emotion: str, intensity: float = 1.0, *,
+                   base_albedo: Tensor | None = None, fields: dict[str, np.ndarray] | None = None) -> Tensor:
+        """(c) The albedo change ``[V, 3]`` (float32) the emotion causes on this identity.
+
+        ``albedo(traits) + appearance(traits, emotion)`` stays in [0, 1]. Grooves darken the
+        identity's own albedo multiplicatively (so contrast depends on skin tone), tints shift it
+        (weaker on darker skin). ``base_albedo`` / ``fields`` may pass precomputed
+        :meth:`albedo` / :func:`~emoctl.synthetic.cues.cue_fields` results (they are not checked).
+        """
+        emotion = self.check_emotion(emotion)
+        k = float(intensity)
+        if not np.isfinite(k) or k < 0:
+            raise ShapeError(f"intensity must be a finite number >= 0, got {intensity!r}")
+        traits = IdentityTraits.from_json(identity_traits)
+        base = (base_albedo.double().numpy() if base_albedo is not None
+                else identity_albedo_numpy(self.frame, traits))
+        weights = CUE_WEIGHTS[emotion]
+        if not weights or k == 0.0:
+            return torch.zeros(base.shape, dtype=torch.float32)
+        fields = fields if fields is not None else cue_fields(self.frame, traits)
+        contrast = 1.0 - 0.45 * traits.skin_tone
+        skin = self.frame.regions["skin"][:, None]
+        out = base.copy()
+        for cue, weight in weights.items():
+            f = fields[cue][:, None] * (weight * k)
+            if cue in GROOVE_CUES:  # tanh: crossing lines saturate instead of going black
+                out = out * (1.0 - GROOVE_GAIN * np.tanh(f))
+            elif cue == "pallor":
+                grey = out.mean(axis=1, keepdims=True) * np.array([1.0, 1.0, 1.03]) + 0.05
+                out = out + 0.4 * contrast * f * (grey - out)
+            else:
+                gain, tint = _TINTS[cue]
+                out = out * (1.0 + gain * contrast * f * np.asarray(tint)[None])
+        out = base + (np.clip(out, 0.0, 1.0) - base) * skin
+        return torch.from_numpy((out - base).astype(np.float32))
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-able summary of the model (recorded in reenactor configs)."""
+        return {"version": 1, "jaw_max": JAW_MAX, "static": STATIC_OFFSETS, "cues": CUE_WEIGHTS, "groove_gain": GROOVE_GAIN,
+                "cue_names": list(CUES)}

@@ -1,0 +1,66 @@
+"""The synthetic world's head model: one shared, cached ``SyntheticFLAME`` (optionally subdivided).
+
+Building the procedural head takes a second or two and one midpoint subdivision about as long, and
+every part of the world (identities, reenactor, appearance cues) needs the same head, so it is
+built once per ``(seed, subdivide)`` and process, and shared. Callers must treat the returned
+:class:`~emoctl.flame.FlameModelData` as read-only.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+from torch import Tensor
+
+from emoctl.errors import ShapeError
+from emoctl.flame import FlameModelData, make_synthetic_flame, subdivide
+
+#: Subdivision levels the world supports: 0 (about 4,900 vertices) or 1 (about 19,500).
+MAX_SUBDIVIDE = 2
+
+
+def check_head_args(head_seed: object, subdivide_times: object) -> tuple[int, int]:
+    """``(head_seed, subdivide)`` as ints after checking them (``ShapeError`` naming the bad one)."""
+    if isinstance(head_seed, bool) or not isinstance(head_seed, int) or head_seed < 0:
+        raise ShapeError(f"head_seed must be a non-negative int, got {head_seed!r}")
+    if isinstance(subdivide_times, bool) or not isinstance(subdivide_times, int) or not 0 <= subdivide_times <= MAX_SUBDIVIDE:
+        raise ShapeError(f"subdivide must be an int in [0, {MAX_SUBDIVIDE}], got {subdivide_times!r}")
+    return int(head_seed), int(subdivide_times)
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_head(head_seed: int, subdivide_times: int) -> FlameModelData:
+    data = make_synthetic_flame(seed=head_seed)
+    return subdivide(data, subdivide_times) if subdivide_times else data
+
+
+def synthetic_head(head_seed: int = 0, subdivide_times: int = 1) -> FlameModelData:
+    """The synthetic FLAME-compatible head for ``head_seed``, midpoint-subdivided ``subdivide_times``
+    times (cached; do not modify it in place)."""
+    return _cached_head(*check_head_args(head_seed, subdivide_times))
+
+
+def vertex_normals(vertices: Tensor, faces: Tensor) -> Tensor:
+    """Area-weighted unit vertex normals ``[..., V, 3]`` of ``vertices [..., V, 3]`` (outward for
+    counter-clockwise ``faces [F, 3]``)."""
+    a, b, c = (vertices[..., faces[:, k], :] for k in range(3))
+    face_normals = torch.linalg.cross(b - a, c - a)  # [..., F, 3], length = 2 * area
+    normals = torch.zeros_like(vertices)
+    for k in range(3):
+        normals.index_add_(-2, faces[:, k], face_normals)
+    return normals / normals.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+
+
+def mean_edge_length(vertices: Tensor, faces: Tensor) -> Tensor:
+    """Mean length ``[..., V]`` of the edges around each vertex of ``vertices [..., V, 3]``
+    (each face corner contributes its two incident edges)."""
+    a, b, c = (vertices[..., faces[:, k], :] for k in range(3))
+    ab, bc, ca = (b - a).norm(dim=-1), (c - b).norm(dim=-1), (a - c).norm(dim=-1)  # [..., F]
+    total = torch.zeros(vertices.shape[:-1], dtype=vertices.dtype, device=vertices.device)
+    count = torch.zeros(vertices.shape[-2], dtype=vertices.dtype, device=vertices.device)
+    ones = torch.ones(faces.shape[0], dtype=vertices.dtype, device=vertices.device)
+    for idx, incident in ((faces[:, 0], ab + ca), (faces[:, 1], ab + bc), (faces[:, 2], bc + ca)):
+        total.index_add_(-1, idx, incident)
+        count.index_add_(0, idx, 2.0 * ones)
+    return total / count.clamp_min(1.0)
