@@ -128,31 +128,61 @@ def _timed(fn, reps: int) -> list[float]:
     return times
 
 
-def _vm(field: str) -> float:
-    with open("/proc/self/status") as fh:
-        return int(re.search(rf"{field}:\s+(\d+)", fh.read()).group(1)) / 1024.0  # MiB
-
-
-def peak_memory_child(n: int, res: int, backward: bool, threads: int) -> None:
-    """In a fresh process: peak RSS above the baseline for one render (Linux only)."""
-    torch.set_num_threads(threads)
-    args = head_scene(n, res)
-    import emoctl.render  # noqa: F401  (imports outside the measured window)
-
-    base = _vm("VmRSS")
-    with open("/proc/self/clear_refs", "w") as fh:  # reset the high-water mark
-        fh.write("5")
-    tiled_render(args, res, res, backward)
-    print(json.dumps({"peak_mib": _vm("VmHWM") - base}))
-
-
-def peak_memory(n: int, res: int, backward: bool, threads: int) -> float | None:
-    if not os.path.exists("/proc/self/clear_refs"):
+def _vm(field: str) -> float | None:
+    try:
+        with open("/proc/self/status") as fh:
+            return int(re.search(rf"{field}:\s+(\d+)", fh.read()).group(1)) / 1024.0  # MiB
+    except OSError:
         return None
-    cmd = [sys.executable, __file__, "--child-memory", f"{n},{res},{int(backward)}",
-           "--threads", str(threads)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])["peak_mib"]
+
+
+def _peak_above_baseline(fn) -> float | None:
+    """Peak resident memory (MiB) reached by ``fn()`` above the resident memory before it
+    (Linux: resets the high-water mark through /proc/self/clear_refs)."""
+    base = _vm("VmRSS")
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        fn()
+        return None
+    fn()
+    peak = _vm("VmHWM")
+    return None if base is None or peak is None else peak - base
+
+
+def child_tiled(n: int, res: int, reps: int) -> dict:
+    """Fresh process: peak memory of the first forward and forward+backward, then timings."""
+    args = head_scene(n, res)
+    import emoctl.render  # noqa: F401  (imported outside the measured window)
+
+    peak_f = _peak_above_baseline(lambda: tiled_render(args, res, res, False))
+    peak_fb = _peak_above_baseline(lambda: tiled_render(args, res, res, True))
+    tiled_render(args, res, res, True)  # warm-up
+    fwd = _timed(lambda: tiled_render(args, res, res, False), reps)
+    fb = _timed(lambda: tiled_render(args, res, res, True), reps)
+    return {"fwd": fwd, "fb": fb, "peak_f": peak_f, "peak_fb": peak_fb}
+
+
+def child_dense(n: int, res: int) -> dict:
+    """Fresh process: one dense forward and one dense forward+backward, and the largest pixel
+    difference between the dense and the tiled images."""
+    args = head_scene(n, res)
+    chunk = max(256, int(2e7 // n))
+    with torch.no_grad():
+        fwd = _timed(lambda: dense_render(*args, res, res, chunk, False), 1)
+        dense_img = dense_render(*args, res, res, chunk, False)
+    fb = _timed(lambda: dense_render(*args, res, res, chunk, True), 1)
+    diff = (dense_img - tiled_render(args, res, res, False)).abs().max().item()
+    return {"fwd": fwd, "fb": fb, "diff": diff}
+
+
+def _run_child(kind: str, n: int, res: int, reps: int, threads: int) -> dict:
+    cmd = [sys.executable, __file__, "--child", f"{kind},{n},{res},{reps}", "--threads", str(threads)]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"{kind} {n}@{res} failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -163,65 +193,67 @@ def main() -> None:
     parser.add_argument("--dense-limit", type=float, default=1.5e9,
                         help="run the dense baseline when N * H * W is at most this")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
-    parser.add_argument("--child-memory", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     opts = parser.parse_args()
-    if opts.child_memory:
-        n, res, backward = (int(v) for v in opts.child_memory.split(","))
-        peak_memory_child(n, res, bool(backward), opts.threads)
+    torch.set_num_threads(opts.threads)
+    if opts.child:
+        kind, n, res, reps = opts.child.split(",")
+        result = (child_tiled(int(n), int(res), int(reps)) if kind == "tiled"
+                  else child_dense(int(n), int(res)))
+        print(json.dumps(result))
         return
 
-    torch.set_num_threads(opts.threads)
     print(f"emoctl.render CPU rasterizer benchmark: torch {torch.__version__}, "
-          f"{opts.threads} threads, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs visible; float32; head-like scene, one camera")
+          f"{opts.threads} threads, {platform.machine()}, {os.cpu_count()} CPUs visible; "
+          "float32; head-like scene, one camera; each measurement in a fresh process")
+    if hasattr(os, "getloadavg"):
+        print(f"load average at the start (1/5/15 min): {os.getloadavg()}")
     header = (f"{'N':>7} {'res':>4} | {'fwd ms':>15} {'fps':>6} | {'fwd+bwd ms':>15} {'fps':>6} | "
               f"{'peak MiB f/fb':>13} | {'dense fwd ms':>12} {'x':>6} | {'dense f+b ms':>12} "
               f"{'x':>6} | {'max|diff|':>9}")
     print(header)
     print("-" * len(header))
-    reps_small, reps_large = (2, 1) if opts.quick else (7, 3)
     notes = []
     for res in (int(r) for r in opts.res.split(",")):
         for n in (int(s) for s in opts.sizes.split(",")):
-            args = head_scene(n, res)
-            reps = reps_small if n * res * res <= 20000 * 512 * 512 else reps_large
-            tiled_render(args, res, res, True)  # warm-up
-            fwd = _timed(lambda: tiled_render(args, res, res, False), reps)
-            fb = _timed(lambda: tiled_render(args, res, res, True), reps)
-            mem_f = peak_memory(n, res, False, opts.threads)
-            mem_fb = peak_memory(n, res, True, opts.threads)
-            f_med, fb_med = statistics.median(fwd), statistics.median(fb)
-            row = (f"{n:>7} {res:>4} | {f_med * 1e3:>7.1f} ({min(fwd) * 1e3:>5.1f}) "
-                   f"{1 / f_med:>6.2f} | {fb_med * 1e3:>7.1f} ({min(fb) * 1e3:>5.1f}) "
+            big = n * res * res > 20000 * 512 * 512
+            reps = (1 if big else 2) if opts.quick else (3 if big else 7)
+            tiled = _run_child("tiled", n, res, reps, opts.threads)
+            f_med, fb_med = statistics.median(tiled["fwd"]), statistics.median(tiled["fb"])
+            row = (f"{n:>7} {res:>4} | {f_med * 1e3:>7.1f} ({min(tiled['fwd']) * 1e3:>5.1f}) "
+                   f"{1 / f_med:>6.2f} | {fb_med * 1e3:>7.1f} ({min(tiled['fb']) * 1e3:>5.1f}) "
                    f"{1 / fb_med:>6.2f} | ")
-            row += (f"{mem_f:>6.0f}/{mem_fb:<6.0f}" if mem_f is not None else f"{'n/a':>13}") + " | "
+            mem_f, mem_fb = tiled["peak_f"], tiled["peak_fb"]
+            row += (f"{mem_f:>6.0f}/{mem_fb:<6.0f}" if mem_fb is not None else f"{'n/a':>13}") + " | "
             if n * res * res <= opts.dense_limit:
-                chunk = max(256, int(2e7 // n))
-                with torch.no_grad():
-                    d_fwd = _timed(lambda: dense_render(*args, res, res, chunk, False), 1)
-                d_fb = _timed(lambda: dense_render(*args, res, res, chunk, True), 1)
-                with torch.no_grad():
-                    dense_img = dense_render(*args, res, res, chunk, False)
-                diff = (dense_img - tiled_render(args, res, res, False)).abs().max().item()
-                row += (f"{d_fwd[0] * 1e3:>12.0f} {d_fwd[0] / f_med:>6.1f} | "
-                        f"{d_fb[0] * 1e3:>12.0f} {d_fb[0] / fb_med:>6.1f} | {diff:>9.1e}")
+                dense = _run_child("dense", n, res, 1, opts.threads)
+                row += (f"{dense['fwd'][0] * 1e3:>12.0f} {dense['fwd'][0] / f_med:>6.0f} | "
+                        f"{dense['fb'][0] * 1e3:>12.0f} {dense['fb'][0] / fb_med:>6.0f} | "
+                        f"{dense['diff']:>9.1e}")
             else:
                 row += f"{'(skipped)':>12} {'':>6} | {'(skipped)':>12} {'':>6} | {'':>9}"
             print(row, flush=True)
             key = (n, res)
             if key in TARGETS_FWD:
-                notes.append(f"target {n}@{res}^2 forward >= {TARGETS_FWD[key]} fps: "
-                             f"{1 / f_med:.2f} fps median -> {'met' if 1 / f_med >= TARGETS_FWD[key] else 'MISSED'}")
+                ok = 1 / f_med >= TARGETS_FWD[key]
+                notes.append(f"target {n} @ {res}^2 forward >= {TARGETS_FWD[key]} fps: "
+                             f"{1 / f_med:.2f} fps (median) -> {'met' if ok else 'MISSED'}")
             if key in TARGETS_FWD_BWD:
-                notes.append(f"target {n}@{res}^2 forward+backward >= {TARGETS_FWD_BWD[key]} fps: "
-                             f"{1 / fb_med:.2f} fps median -> {'met' if 1 / fb_med >= TARGETS_FWD_BWD[key] else 'MISSED'}")
+                ok = 1 / fb_med >= TARGETS_FWD_BWD[key]
+                notes.append(f"target {n} @ {res}^2 forward+backward >= {TARGETS_FWD_BWD[key]} fps: "
+                             f"{1 / fb_med:.2f} fps (median) -> {'met' if ok else 'MISSED'}")
             if key in TARGET_PEAK_MIB and mem_fb is not None:
                 peak = max(mem_f, mem_fb)
-                notes.append(f"target {n}@{res}^2 peak memory <= {TARGET_PEAK_MIB[key]:.0f} MiB: "
-                             f"{peak:.0f} MiB -> {'met' if peak <= TARGET_PEAK_MIB[key] else 'MISSED'}")
+                ok = peak <= TARGET_PEAK_MIB[key]
+                notes.append(f"target {n} @ {res}^2 peak memory <= {TARGET_PEAK_MIB[key]:.0f} MiB: "
+                             f"{peak:.0f} MiB -> {'met' if ok else 'MISSED'}")
     print()
-    print("times: median (min) over repetitions; x = dense time / tiled time (same run); "
-          "peak = resident memory above the pre-call baseline, fresh process")
+    if hasattr(os, "getloadavg"):
+        print(f"load average at the end (1/5/15 min): {os.getloadavg()}; a busy machine inflates "
+              "every time above (other processes take the cores the 2 threads wait for)")
+    print("times: median (min) over repetitions; x = dense time / tiled median time (same run); "
+          "peak: resident memory above the pre-call baseline during the first call; max|diff|: "
+          "dense vs tiled image, both float32")
     for note in notes:
         print(note)
 
