@@ -12,8 +12,10 @@ One Gaussian per vertex of the (subdivided) synthetic head, eyeballs and mouth i
 
 Rendering goes through :func:`emoctl.render.rasterize` (the CPU tile rasterizer, or gsplat on
 CUDA), ``chunk_frames`` frames at a time to bound memory, one camera at a time. Skin Gaussians
-facing clearly away from a camera in every frame of the chunk are left out for that camera (they
-are hidden behind the head anyway); this only saves time.
+facing clearly away from a camera in a frame get zero opacity (which the rasterizer culls
+exactly) in that frame, and those hidden in every frame of the chunk are left out; they are
+behind the head anyway, so this only saves time. (The chunk size changes float rounding, by at most
+a level in rare pixels.)
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ class RenderSettings:
     light_key: tuple[float, float, float] = (0.35, 0.45, 1.0)
     light_fill: tuple[float, float, float] = (-0.8, -0.1, 0.5)
     background: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    backface_cull: float | None = -0.35
+    backface_cull: float | None = -0.6
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -132,16 +134,15 @@ class GaussianHead:
         size = (self._scale_gain * mean_edge_length(vertices, self.faces)).clamp(max=s.max_scale)
         return size.unsqueeze(-1).expand(*size.shape, 3)
 
-    def visible(self, vertices: Tensor, normals: Tensor, centre: Tensor) -> Tensor:
-        """Indices ``[N']`` of the Gaussians to render for a camera at ``centre [3]``: all but the skin
-        ones that face away from it (facing cosine below ``backface_cull``) in every frame."""
+    def hidden(self, vertices: Tensor, normals: Tensor, centre: Tensor) -> Tensor:
+        """``[t, N]`` True for the skin Gaussians that face away from a camera at ``centre [3]`` (facing
+        cosine below ``backface_cull``) in that frame; they are hidden behind the head."""
         threshold = self.settings.backface_cull
         if threshold is None:
-            return torch.arange(self.num_vertices)
+            return torch.zeros(vertices.shape[:-1], dtype=torch.bool)
         to_cam = centre - vertices  # [t, N, 3]
         facing = (normals * to_cam).sum(-1) / to_cam.norm(dim=-1).clamp_min(1e-9)
-        hidden = ((facing < threshold) & self.cullable).all(dim=0)
-        return (~hidden).nonzero().squeeze(1)
+        return (facing < threshold) & self.cullable
 
     # ------------------------------------------------------------------ rendering
     def render(
@@ -179,7 +180,7 @@ class GaussianHead:
         background = torch.tensor(self.settings.background, dtype=torch.float32)
         quats = torch.zeros(self.num_vertices, 4)
         quats[:, 0] = 1.0
-        opacities = torch.full((self.num_vertices,), self.settings.opacity)
+        opacities = torch.full((1, self.num_vertices), self.settings.opacity)
         shape = betas if betas is not None else flame.get("betas")
         out = np.empty((num_frames, rig.num_views, rig.height, rig.width, 3), dtype=np.uint8)
         for start in range(0, num_frames, chunk_frames):
@@ -191,12 +192,14 @@ class GaussianHead:
                 colors = self.shade(normals, albedo[start:stop] if albedo.dim() == 3 else albedo)
                 scales = self.gaussian_scales(verts)
                 for view in range(rig.num_views):
-                    keep = self.visible(verts, normals, centres[view])
+                    hidden = self.hidden(verts, normals, centres[view])  # [t, N]
+                    keep = (~hidden.all(dim=0)).nonzero().squeeze(1)  # seen in some frame of the chunk
+                    opacity = opacities.masked_fill(hidden, 0.0)[:, keep]  # per frame: 0 culls exactly
                     images, _ = rasterize(
                         verts[:, keep],
                         quats[keep],
                         scales[:, keep],
-                        opacities[keep],
+                        opacity,
                         colors[:, keep],
                         viewmats[view : view + 1],
                         rig.K[view : view + 1],

@@ -14,8 +14,8 @@ import torch
 from emoctl.data import CameraRig
 from emoctl.errors import ShapeError
 
-HEAD_TARGET: tuple[float, float, float] = (0.0, -0.01, 0.01)
-DEFAULT_DISTANCE = 0.6
+HEAD_TARGET: tuple[float, float, float] = (0.0, 0.0, 0.01)
+DEFAULT_DISTANCE = 0.64
 DEFAULT_FOV_DEG = 26.0
 
 

@@ -72,6 +72,7 @@ class SyntheticReenactor:
             "subdivide": self.subdivide,
             "image_size": list(self.image_size),
             "render": self.render_settings.to_json(),
+            "chunk_frames": self.chunk_frames,  # batch size changes float rounding (a level in rare pixels)
             "emotion_model": self.emotion_model.describe(),
             "appearance_intensity": "anchor.meta.intensity",
         }

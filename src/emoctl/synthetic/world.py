@@ -138,6 +138,9 @@ def build_synthetic_dataset(
     builds part ``i`` of ``n``; every shard process regenerates the same world from ``seed``.
     """
     cfg = _config(config, frames, image_size)
+    _positive_int(identities, "identities")
+    _positive_int(anchors, "anchors")
+    _positive_int(views, "views")
     world = SyntheticWorld(seed, head_seed=head_seed, subdivide=subdivide, baked_fraction=baked_fraction)
     clip_frames = cfg.max_frames if cfg.max_frames is not None else 16
     anchor_list = world.anchors(anchors, num_frames=anchor_frames_for(clip_frames, cfg.fps), views=views,
