@@ -13,9 +13,9 @@ from emoctl.render.compositing import (
     DEFAULT_SEGMENT,
     composite,
 )
+from emoctl.render.errors import BackendUnavailableError, MissingDependencyError
 from emoctl.render.projection import project_gaussians
 from emoctl.render.tiles import bin_gaussians
-from emoctl.render.errors import BackendUnavailableError, MissingDependencyError
 from emoctl.render.validation import RasterizeInputs, validate_inputs
 
 #: Side in pixels of the blocks the PyTorch rasterizer composites (divides the 16-pixel tile).
