@@ -69,6 +69,20 @@ def test_build_is_deterministic_and_resumable(tiny, tmp_path):
     assert summary.clips_written == 0 and summary.clips_skipped == 14
 
 
+def test_geometry_configuration_build(tmp_path):
+    """The other preset: 30 fps, whole (short) anchors, MP4 frames, with tracker noise."""
+    root = tmp_path / "geo"
+    summary = build_synthetic_dataset(root, identities=1, anchors=1, frames=6, image_size=32, views=1,
+                                      config="geometry", subdivide=0, progress=False, tracker_noise=0.01)
+    assert summary.clips_written == 7
+    report = verify(root)
+    assert report.ok, report.summary()
+    manifest = load_manifest(root)
+    assert manifest["config"]["frame_format"] == "mp4" and manifest["config"]["fps"] == 30.0
+    assert {c["num_frames"] for c in manifest["clips"]} == {6}
+    assert manifest["generator"]["tracker"]["config"]["noise_std"] == 0.01
+
+
 def test_anchor_length_for_dataset_fps():
     for frames, fps in ((16, 5.0), (4, 5.0), (1, 5.0), (30, 30.0), (7, 12.5)):
         n = anchor_frames_for(frames, fps)

@@ -133,7 +133,8 @@ def build_synthetic_dataset(
     ``identities`` x ``anchors`` x 7 emotions clips of ``frames`` frames (at the config's fps; the
     anchors are made just long enough) in ``views`` views at ``image_size``; ``config`` is a
     :class:`~emoctl.data.DatasetConfig` or ``"appearance"`` / ``"geometry"`` (``frames`` and
-    ``image_size`` override its ``max_frames`` and ``image_size``). The tracker is a
+    ``image_size`` override its ``max_frames`` and ``image_size``; ``frames=None`` keeps the config's
+    ``max_frames``, or makes 16-frame anchors when that is None). The tracker is a
     :class:`~emoctl.data.PassThroughTracker` (ground truth plus ``tracker_noise``). ``shard=(i, n)``
     builds part ``i`` of ``n``; every shard process regenerates the same world from ``seed``.
     """
