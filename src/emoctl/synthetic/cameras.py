@@ -19,7 +19,8 @@ DEFAULT_DISTANCE = 0.64
 DEFAULT_FOV_DEG = 26.0
 
 
-def _size(image_size: int | tuple[int, int]) -> tuple[int, int]:
+def as_image_size(image_size: int | tuple[int, int]) -> tuple[int, int]:
+    """``(H, W)`` from an int (square) or a pair of positive ints (``ShapeError`` otherwise)."""
     if isinstance(image_size, int) and not isinstance(image_size, bool):
         image_size = (image_size, image_size)
     if (
@@ -38,7 +39,7 @@ def camera_rig(yaws_deg: list[float], pitches_deg: list[float] | None = None, im
     +x) and pitch (positive: from above) angles, all looking at ``target``, y up."""
     from emoctl.render import intrinsics_from_fov, look_at
 
-    height, width = _size(image_size)
+    height, width = as_image_size(image_size)
     pitches = pitches_deg if pitches_deg is not None else [0.0] * len(yaws_deg)
     if len(yaws_deg) < 1 or len(pitches) != len(yaws_deg):
         raise ShapeError(f"camera_rig: need >= 1 yaw and as many pitches, got {len(yaws_deg)} and {len(pitches)}")

@@ -28,7 +28,7 @@ from emoctl.data import AnchorClip, Identity, ReenactedClip
 from emoctl.data.flame_params import FLAME_FRAME_KEYS
 from emoctl.errors import DataError, ShapeError
 from emoctl.synthetic.avatar import GaussianHead, RenderSettings, scale_rig
-from emoctl.synthetic.cameras import _size
+from emoctl.synthetic.cameras import as_image_size
 from emoctl.synthetic.cues import cue_fields
 from emoctl.synthetic.emotion_model import EmotionModel
 from emoctl.synthetic.head import check_head_args, synthetic_head
@@ -53,7 +53,7 @@ class SyntheticReenactor:
     def __init__(self, head_seed: int = 0, subdivide: int = 1, image_size: int | tuple[int, int] = 256, *,
                  render: RenderSettings | None = None, chunk_frames: int = 8, cache_identities: int = 4):
         self.head_seed, self.subdivide = check_head_args(head_seed, subdivide)
-        self.image_size = _size(image_size)
+        self.image_size = as_image_size(image_size)
         self.render_settings = render or RenderSettings()
         if isinstance(chunk_frames, bool) or not isinstance(chunk_frames, int) or chunk_frames < 1:
             raise ShapeError(f"chunk_frames must be a positive int, got {chunk_frames!r}")

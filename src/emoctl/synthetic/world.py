@@ -28,7 +28,7 @@ from emoctl.errors import DataError
 from emoctl.flame import FlameModelData
 from emoctl.synthetic.anchors import anchor_articulation, anchor_id, anchor_seed, anchor_sequences, make_anchor
 from emoctl.synthetic.avatar import RenderSettings
-from emoctl.synthetic.cameras import default_rig
+from emoctl.synthetic.cameras import as_image_size, default_rig
 from emoctl.synthetic.emotion_model import EmotionModel
 from emoctl.synthetic.head import check_head_args, synthetic_head
 from emoctl.synthetic.identities import IdentitySampler, identity_id, identity_seed, sample_betas
@@ -56,6 +56,7 @@ class SyntheticWorld:
         self.baked_fraction = float(baked_fraction)
         self.render = render or RenderSettings()
         self._model: EmotionModel | None = None
+        self._samplers: dict[tuple[int, int], IdentitySampler] = {}
 
     @property
     def head(self) -> FlameModelData:
@@ -69,7 +70,12 @@ class SyntheticWorld:
         return self._model
 
     def identity_sampler(self, image_size: int | tuple[int, int] = 256) -> IdentitySampler:
-        return IdentitySampler(self.head, image_size=image_size, baked_fraction=self.baked_fraction, render=self.render)
+        """The world's identity sampler for reference images of ``image_size`` (cached per size)."""
+        size = as_image_size(image_size)
+        if size not in self._samplers:
+            self._samplers[size] = IdentitySampler(self.head, image_size=size, baked_fraction=self.baked_fraction,
+                                                   render=self.render)
+        return self._samplers[size]
 
     def identities(self, n: int, *, image_size: int | tuple[int, int] = 256, start: int = 0) -> list[Identity]:
         """Identities ``start .. start + n - 1`` (ids ``id-00000`` ...), reference images rendered."""
