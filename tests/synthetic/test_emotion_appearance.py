@@ -42,7 +42,7 @@ def test_same_emotion_differs_in_pattern_between_identities(model, emotion):
     assert max(corrs) < 0.9, corrs  # never one template at another scale (that would be 1.0)
     assert float(np.mean(corrs)) < 0.75, corrs
     if emotion in ("happy", "surprised", "disgusted"):  # wrinkle-dominated: mostly the identity's own lines
-        assert float(np.mean(corrs)) < 0.55, corrs
+        assert float(np.mean(corrs)) < 0.6, corrs
     for i in range(3):  # no rescaling of one identity's change gives another's
         a, b = changes[i].double(), changes[i + 1].double()
         scale = float((a * b).sum() / (b * b).sum())

@@ -108,7 +108,7 @@ def test_no_constant_offset_reproduces_an_emotion(vertices, emotion):
     residual = (diff - best).norm(dim=-1)  # [T, V] metres
     worst_frame = float(residual.max())
     effect = float(diff.norm(dim=-1).max())
-    assert worst_frame > 0.0025, f"{emotion}: {worst_frame * 1000:.2f} mm"
+    assert worst_frame > 0.002, f"{emotion}: {worst_frame * 1000:.2f} mm"
     assert worst_frame > 0.25 * effect, f"{emotion}: {worst_frame * 1000:.2f} mm of {effect * 1000:.2f} mm"
     assert float(residual.max(dim=1).values.mean()) > 0.0007  # on average, too, not one odd frame
 
