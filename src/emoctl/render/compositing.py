@@ -44,9 +44,9 @@ _CLAMP_LOG_OPACITY = math.log(MAX_ALPHA) - 1e-3
 
 _LOG2_E = 1.0 / math.log(2.0)
 
-#: Default number of (block, entry, pixel) evaluations per step: about 1 MiB per float32
+#: Default number of (block, entry, pixel) evaluations per step: about 2 MiB per float32
 #: intermediate, small enough to stay in the CPU's cache, large enough to amortise overhead.
-DEFAULT_CHUNK_BUDGET = 1 << 18
+DEFAULT_CHUNK_BUDGET = 1 << 19
 
 #: Default number of entries per block evaluated before checking whether the block is done.
 DEFAULT_SEGMENT = 64
