@@ -14,7 +14,7 @@ def test_quick_demo_writes_a_verified_dataset_a_checkpoint_metrics_and_figures(t
     summary = json.loads((out / "summary.json").read_text())
     assert summary["dataset"]["verified"] and summary["dataset"]["clips"] == 2 * 1 * 7
     methods = summary["geometry"]["heldout"]["methods"]
-    assert set(methods) == {"identity", "constant offset", "modulator"}
+    assert set(methods) == {"no modulation", "offset by target", "offset by pair", "modulator"}
     assert all(np.isfinite(m["vertex_mm"]) and m["vertex_mm"] > 0 for m in methods.values())
     assert (out / "geometry-checkpoint" / "model.safetensors").exists()
     for name in ("dataset_emotions.png", "retarget_grid.png", "interpolation.png", "geometry_loss.png", "geometry_error.png"):

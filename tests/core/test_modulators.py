@@ -104,3 +104,17 @@ def test_standalone_retarget_on_a_flame_dict():
         mods.retarget({"expr": flame["expr"]}, "happy")
     seq = torch.randn(2, 4, 103)
     assert mods.retarget(seq, "happy").shape == seq.shape
+
+
+def test_geometry_statistics_standardise_without_breaking_the_identity_and_travel_with_checkpoints(tmp_path):
+    mods = EmotionModulators(emotions=7, token_dim=None, emotion_dim=8, geometry_dim=16, geometry_layers=1, geometry_heads=2)
+    data = torch.randn(50, 103) * torch.linspace(0.01, 3.0, 103) + 2.0
+    mods.geometry.set_statistics(data)
+    assert torch.allclose(mods.geometry.param_std, data.std(0)) and torch.allclose(mods.geometry.param_mean, data.mean(0))
+    x = data[None, :10]
+    assert torch.equal(mods.retarget(x, "happy"), x)  # still the identity at initialisation
+    mods.save_pretrained(tmp_path)
+    loaded = EmotionModulators.from_pretrained(tmp_path)
+    assert torch.equal(loaded.geometry.param_std, mods.geometry.param_std)
+    with pytest.raises(ShapeError):
+        mods.geometry.set_statistics(torch.full((4, 103), float("nan")))

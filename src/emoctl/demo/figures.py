@@ -10,7 +10,7 @@ import numpy as np
 from emoctl.render import save_png
 from emoctl.render.media import to_uint8
 
-METHOD_COLOURS = {"identity": "#9e9e9e", "constant offset": "#e69f00", "modulator": "#0072b2"}
+METHOD_COLOURS = {"no modulation": "#9e9e9e", "offset by target": "#f0c060", "offset by pair": "#e69f00", "modulator": "#0072b2"}
 
 
 def _pyplot():

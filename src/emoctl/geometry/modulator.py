@@ -108,10 +108,28 @@ class GeometryModulator(nn.Module):
         self.out_proj = nn.Linear(dim, self.param_dim)
         nn.init.zeros_(self.out_proj.weight)
         nn.init.zeros_(self.out_proj.bias)
+        # Per-coordinate scale of the FLAME parameters (see set_statistics); saved with the weights.
+        self.register_buffer("param_mean", torch.zeros(self.param_dim))
+        self.register_buffer("param_std", torch.ones(self.param_dim))
+
+    @torch.no_grad()
+    def set_statistics(self, params: torch.Tensor, min_std: float = 1e-3) -> None:
+        """Standardise inputs and outputs with the per-coordinate mean and std of ``params [..., E+3]``.
+
+        FLAME coordinates differ in scale by orders of magnitude (jaw pose in radians, a long tail of
+        small expression coefficients); the network sees ``(x - mean) / std`` and its residual is
+        scaled back by ``std``. Call once on training data, before training. The identity at
+        initialisation is unchanged (the residual still starts at zero).
+        """
+        flat = params.reshape(-1, self.param_dim).to(self.param_mean)
+        if flat.shape[0] < 2 or not torch.isfinite(flat).all():
+            raise ShapeError(f"set_statistics needs at least 2 finite frames of [..., {self.param_dim}], got {tuple(params.shape)}")
+        self.param_mean.copy_(flat.mean(0))
+        self.param_std.copy_(flat.std(0).clamp(min=min_std))
 
     def forward(self, params: torch.Tensor, emotion: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         b, t = self._check(params, emotion, mask)
-        x = self.in_proj(params.to(self.in_proj.weight.dtype))
+        x = self.in_proj(((params.to(self.param_std.dtype) - self.param_mean) / self.param_std).to(self.in_proj.weight.dtype))
         x = x + sinusoidal_positions(t, self.dim, device=x.device, dtype=x.dtype)
         if emotion.dim() == 2:
             emotion = emotion.unsqueeze(1).expand(-1, t, -1)
@@ -119,7 +137,7 @@ class GeometryModulator(nn.Module):
         key_padding_mask = None if mask is None else ~mask
         for block in self.blocks:
             x = block(x, tokens, key_padding_mask)
-        delta = self.out_proj(self.norm(x)).to(params.dtype)
+        delta = (self.out_proj(self.norm(x)) * self.param_std).to(params.dtype)
         if mask is not None:
             delta = delta * mask.unsqueeze(-1).to(delta.dtype)
         return params + delta
