@@ -15,18 +15,12 @@ import numpy as np
 import torch
 
 from emoctl.errors import NonFiniteError, ShapeError
+from emoctl.render.cameras import opencv_to_opengl_c2w, opengl_to_opencv_c2w
 
-_FLIP_YZ = torch.tensor([1.0, -1.0, -1.0, 1.0])
-
-
-def opencv_to_opengl(c2w: torch.Tensor) -> torch.Tensor:
-    """OpenCV camera-to-world ``[..., 4, 4]`` -> OpenGL camera-to-world (y and z camera axes flipped)."""
-    return c2w * _FLIP_YZ.to(dtype=c2w.dtype, device=c2w.device)
-
-
-def opengl_to_opencv(c2w: torch.Tensor) -> torch.Tensor:
-    """OpenGL camera-to-world ``[..., 4, 4]`` -> OpenCV camera-to-world (the same flip)."""
-    return opencv_to_opengl(c2w)
+# One implementation of the axis flip, in the render layer; re-exported here under the names the
+# data layer has always used.
+opencv_to_opengl = opencv_to_opengl_c2w
+opengl_to_opencv = opengl_to_opencv_c2w
 
 
 def _as_float_tensor(value: Any, name: str) -> torch.Tensor:
