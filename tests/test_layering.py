@@ -8,6 +8,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # module prefix -> layer; a module may import modules of its own layer or lower ones
 LAYERS = {
     "emoctl._version": 0,
+    "emoctl._files": 0,
     "emoctl.errors": 0,
     "emoctl.emotions": 1,
     "emoctl.geometry": 2,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from emoctl._files import atomic_write_bytes
 from emoctl.errors import CheckpointError
 from emoctl.flame.data import (
     FLAME_PARENTS,
@@ -68,25 +68,8 @@ def save_flame_model(data: FlameModelData, path: PathLike) -> Path:
     if data.expression_components:
         metadata["expression_components"] = json.dumps(list(data.expression_components))
     payload = save(tensors, metadata=metadata)
-    _atomic_write(path, payload)
+    atomic_write_bytes(path, payload)
     return path
-
-
-def _atomic_write(path: Path, payload: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def _is_safetensors(path: Path) -> bool:

@@ -7,15 +7,14 @@ Videos need imageio (``pip install "emoctl[video]"``), imported only when a vide
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from emoctl._files import atomic_path
 from emoctl.errors import NonFiniteError, ShapeError
 from emoctl.render.errors import MissingDependencyError, RenderArgumentError
 
@@ -48,25 +47,6 @@ def _check_image(array: np.ndarray, name: str, channels: Sequence[int]) -> np.nd
             f"{name} must have shape [H, W, C] with C in {tuple(channels)}, got {array.shape}"
         )
     return array
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path next to ``path`` (same suffix); on success move it onto ``path``,
-    on failure delete it and leave ``path`` untouched."""
-    dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=f".tmp{dest.suffix}",
-                                    dir=dest.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
 
 
 def save_png(image: torch.Tensor | np.ndarray, path: str | os.PathLike[str]) -> Path:
