@@ -80,6 +80,21 @@ def test_interpolation_endpoints_are_the_pure_emotions():
 
 
 @settings(max_examples=60, deadline=None)
+@given(st.sampled_from(EMOTIONS), st.floats(0, 2), st.dictionaries(st.sampled_from(EMOTIONS), st.floats(0.01, 10), min_size=1),
+       st.floats(0, 2), st.floats(0, 1))
+def test_interpolation_is_linear_in_coefficients_with_unequal_intensities(a, ia, b, ib, t):
+    lhs = parse_emotion(interpolate(Emotion(a, ia), Emotion(b, ib), t), V).coefficients
+    rhs = (1 - t) * parse_emotion(Emotion(a, ia), V).coefficients + t * parse_emotion(Emotion(b, ib), V).coefficients
+    assert torch.allclose(lhs, rhs, atol=1e-6)
+
+
+def test_interpolation_factor_outside_unit_interval_is_a_clear_error():
+    for t in (-0.1, 1.5, float("nan")):
+        with pytest.raises(EmotionLabelError, match=r"in \[0, 1\]"):
+            interpolate("happy", "sad", t)
+
+
+@settings(max_examples=60, deadline=None)
 @given(st.dictionaries(st.sampled_from(EMOTIONS), st.floats(0.01, 10), min_size=1), st.floats(0, 1))
 def test_mixture_coefficients_are_convex(weights, t):
     c = parse_emotion(interpolate(weights, "happy", t), V).coefficients

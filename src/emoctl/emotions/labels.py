@@ -59,15 +59,17 @@ def interpolate(a, b, t: float) -> Emotion:
     ``a`` and ``b`` are names, ids, mappings or :class:`Emotion` objects; ``t = 0`` gives exactly
     ``a`` and ``t = 1`` exactly ``b``. FLAME parameters are never interpolated.
     """
-    if not (isinstance(t, (int, float)) and math.isfinite(t)):
-        raise EmotionLabelError(f"interpolation factor must be a finite number, got {t!r}")
+    if not (isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t) and 0 <= t <= 1):
+        raise EmotionLabelError(f"interpolation factor must be a number in [0, 1], got {t!r}")
     wa, ia = _as_weighted(a)
     wb, ib = _as_weighted(b)
+    # Each side enters with its own intensity; the mixture's weights then sum to the blended
+    # intensity, so normalising them and scaling by it gives exactly (1 - t) * a + t * b.
     mixed: dict = {}
     for key, w in wa.items():
-        mixed[key] = mixed.get(key, 0.0) + (1.0 - t) * w
+        mixed[key] = mixed.get(key, 0.0) + (1.0 - t) * ia * w
     for key, w in wb.items():
-        mixed[key] = mixed.get(key, 0.0) + t * w
+        mixed[key] = mixed.get(key, 0.0) + t * ib * w
     intensity = (1.0 - t) * ia + t * ib
     if t in (0, 1):  # keep the endpoints exactly the pure emotions
         return Emotion(dict(wa if t == 0 else wb), ia if t == 0 else ib)
