@@ -32,26 +32,28 @@ class GatedEmotionJointAttention:
     Args:
         inner: the processor it wraps (called exactly as before).
         layer: index of this attention layer (selects its gate).
-        injector: the controller (emotion tokens and gates).
-        project_tokens: maps emotion tokens ``[B, k, cond_dim]`` to the attention's context width
-            (LAM: ``transformer.linear_cond_proj``).
+        injector: the controller (gates).
+        context_tokens: ``hidden_states [B, N, D] -> [B, k, D_ctx] | None``: the active emotion's
+            tokens at the attention's context width, or ``None`` when there is no emotion. The
+            adapter computes them once per transformer call and shares them across layers.
     """
 
-    def __init__(self, inner, layer: int, injector: EmotionInjector, project_tokens: Callable[[torch.Tensor], torch.Tensor]):
+    def __init__(self, inner, layer: int, injector: EmotionInjector,
+                 context_tokens: Callable[[torch.Tensor], torch.Tensor | None]):
         self.inner = inner
         self.layer = layer
         self.injector = injector
-        self.project_tokens = project_tokens
+        self.context_tokens = context_tokens
 
     def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, *args, **kwargs):
         out = self.inner(attn, hidden_states, encoder_hidden_states, attention_mask, *args, **kwargs)
         if encoder_hidden_states is None:
             return out
-        tokens = self.injector.appearance_tokens(hidden_states.shape[0], like=hidden_states)
+        tokens = self.context_tokens(hidden_states)
         if tokens is None:
             return out
         gate = self.injector.attention_gate(self.layer, like=hidden_states)
-        extra_x, extra_c = self.emotion_attention(attn, hidden_states, encoder_hidden_states, self.project_tokens(tokens))
+        extra_x, extra_c = self.emotion_attention(attn, hidden_states, encoder_hidden_states, tokens)
         if isinstance(out, tuple):
             x, c = out
             x = x + gate * extra_x

@@ -143,16 +143,49 @@ class LAMAdapter(Adapter):
 
     # -------------------------------------------------------------- appearance: gated
     def _install_gated_attention(self, injector: EmotionInjector) -> list[HookHandle]:
+        transformer = self.transformer
+        project = transformer.linear_cond_proj
+        # The projected emotion tokens are the same for every layer of one transformer call:
+        # computed once in a pre-hook and cleared after the call (also when it raises). A layer
+        # run outside a transformer call (activation-checkpoint recomputation) computes its own.
+        shared: ContextVar = ContextVar(f"emoctl-lam-gated-tokens-{id(self)}", default=_MISSING)
+
+        def fresh_tokens(hidden_states):
+            tokens = injector.appearance_tokens(hidden_states.shape[0], like=hidden_states)
+            return None if tokens is None else project(tokens)
+
+        def compute_once(module, args, kwargs):
+            x = kwargs["x"] if "x" in kwargs else (args[0] if args else None)
+            shared.set(fresh_tokens(x) if isinstance(x, torch.Tensor) and x.dim() == 3 else _MISSING)
+
+        def clear(module, args, kwargs, output=None):
+            shared.set(_MISSING)
+
+        def context_tokens(hidden_states):
+            tokens = shared.get()
+            if tokens is _MISSING or (tokens is not None and tokens.shape[0] != hidden_states.shape[0]):
+                return fresh_tokens(hidden_states)
+            return tokens
+
         handles = []
-        project = self.transformer.linear_cond_proj
-        for i, block in enumerate(self.transformer.layers):
-            attn = block.attn
-            original = getattr(attn, "processor", None)
-            if original is None:
-                raise TypeError(f"gated mode needs model.transformer.layers[{i}].attn.processor (diffusers' Attention)")
-            wrapper = GatedEmotionJointAttention(original, i, injector, project)
-            _set_processor(attn, wrapper)
-            handles.append(HookHandle(functools.partial(_restore_processor, attn, wrapper, original), f"gated emotion attention in layers[{i}]"))
+        pre = transformer.register_forward_pre_hook(compute_once, with_kwargs=True)
+        handles.append(HookHandle(pre.remove, "emotion tokens computed once per model.transformer call"))
+        post = transformer.register_forward_hook(clear, with_kwargs=True, always_call=True)
+        handles.append(HookHandle(post.remove, "shared emotion tokens cleared after model.transformer"))
+        try:
+            for i, block in enumerate(transformer.layers):
+                attn = block.attn
+                original = getattr(attn, "processor", None)
+                if original is None:
+                    raise TypeError(f"gated mode needs model.transformer.layers[{i}].attn.processor (diffusers' Attention)")
+                wrapper = GatedEmotionJointAttention(original, i, injector, context_tokens)
+                _set_processor(attn, wrapper)
+                handles.append(HookHandle(functools.partial(_restore_processor, attn, wrapper, original),
+                                          f"gated emotion attention in layers[{i}]"))
+        except BaseException:
+            for h in reversed(handles):
+                h.remove()
+            raise
         return handles
 
     # -------------------------------------------------------------- geometry

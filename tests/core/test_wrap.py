@@ -201,6 +201,34 @@ def test_gated_mode_reproduces_the_original_until_the_gates_move(model, inputs, 
     assert outputs_equal(model(*inputs), before)
 
 
+def test_gated_mode_builds_the_emotion_tokens_once_per_transformer_call(model, inputs, small_kwargs):
+    ctl = emoctl.wrap(model, appearance_mode="gated", **small_kwargs)
+    with torch.no_grad():
+        ctl.appearance.gates.fill_(0.5)
+    with ctl.emotion("happy"):
+        shared = model(*inputs)["latent"]
+    calls = []
+    original = ctl.appearance_tokens_for
+    ctl.appearance_tokens_for = lambda *a, **k: calls.append(1) or original(*a, **k)
+    with ctl.emotion("happy"):
+        again = model(*inputs)["latent"]
+    assert len(model.transformer.layers) > 1 and len(calls) == 1
+    assert torch.equal(again, shared)
+    # a layer run outside a transformer call (activation-checkpoint recomputation) still gets them
+    block = model.transformer.layers[0]
+    x, c = torch.randn(2, 5, block.attn.to_q.in_features), torch.randn(2, 3, block.attn.add_k_proj.in_features)
+    with ctl.emotion("happy"):
+        emotional = block(hidden_states=x, encoder_hidden_states=c)[0]
+    with ctl.disabled():
+        plain = block(hidden_states=x, encoder_hidden_states=c)[0]
+    assert not torch.allclose(emotional, plain)
+    # a failing transformer call leaves nothing behind for the next one
+    with ctl.emotion("happy"), pytest.raises(Exception):
+        model.transformer(torch.randn(2, 5, 7), cond=torch.randn(2, 3, model.transformer.linear_cond_proj.in_features))
+    with ctl.disabled():
+        assert torch.equal(model.transformer.layers[0](hidden_states=x, encoder_hidden_states=c)[0], plain)
+
+
 def test_threads_do_not_see_each_others_emotions(model, inputs, small_kwargs):
     ctl = emoctl.wrap(model, **small_kwargs)
     perturb(ctl)
