@@ -45,14 +45,13 @@ class EmotionTokens(nn.Module):
     ``forward(z [..., in_dim]) -> tokens [..., k, out_dim]``.
     """
 
-    def __init__(self, in_dim: int, num_tokens: int, out_dim: int, hidden_dim: int | None = None):
+    def __init__(self, in_dim: int, num_tokens: int, out_dim: int):
         super().__init__()
         if num_tokens < 1:
             raise ValueError(f"num_tokens must be >= 1, got {num_tokens}")
-        hidden_dim = hidden_dim or out_dim
         self.num_tokens = num_tokens
         self.position = nn.Parameter(torch.randn(num_tokens, in_dim) * 0.02)
-        self.proj = nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.GELU(), nn.Linear(hidden_dim, out_dim))
+        self.proj = nn.Sequential(nn.Linear(in_dim, out_dim), nn.GELU(), nn.Linear(out_dim, out_dim))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.proj(z.unsqueeze(-2) + self.position)

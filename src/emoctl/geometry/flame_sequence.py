@@ -6,14 +6,15 @@ from collections.abc import Mapping
 
 import torch
 
-from emoctl.errors import NonFiniteError, ShapeError
+from emoctl.errors import ShapeError
 
 
 def pack_expression_jaw(flame_params: Mapping[str, torch.Tensor], expression_dim: int = 100) -> tuple[torch.Tensor, bool]:
     """``flame_params["expr"]`` and ``["jaw_pose"]`` as one ``[B, T, expression_dim + 3]`` tensor.
 
     Both may carry a frame axis (``[B, T, E]``, ``[B, T, 3]``) or not (``[B, E]``, ``[B, 3]``);
-    the second return value says whether the frame axis was added here.
+    the second return value says whether the frame axis was added here. Shapes are checked
+    here; finiteness is checked once, by :class:`GeometryModulator`, which every path goes through.
     """
     for key in ("expr", "jaw_pose"):
         if key not in flame_params:
@@ -34,8 +35,6 @@ def pack_expression_jaw(flame_params: Mapping[str, torch.Tensor], expression_dim
             f"flame_params['jaw_pose'] must be [B, T, 3] matching expr {tuple(expr.shape)}, got "
             f"{tuple(flame_params['jaw_pose'].shape)}"
         )
-    if not (torch.isfinite(expr).all() and torch.isfinite(jaw).all()):
-        raise NonFiniteError("flame_params['expr'] or ['jaw_pose'] contains NaN or infinite values")
     return torch.cat([expr, jaw.to(expr.dtype)], dim=-1), added
 
 

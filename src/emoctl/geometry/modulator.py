@@ -128,7 +128,7 @@ class GeometryModulator(nn.Module):
         self.param_std.copy_(flat.std(0).clamp(min=min_std))
 
     def forward(self, params: torch.Tensor, emotion: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        b, t = self._check(params, emotion, mask)
+        _, t = self._check(params, emotion, mask)
         x = self.in_proj(((params.to(self.param_std.dtype) - self.param_mean) / self.param_std).to(self.in_proj.weight.dtype))
         x = x + sinusoidal_positions(t, self.dim, device=x.device, dtype=x.dtype)
         if emotion.dim() == 2:
