@@ -1,4 +1,5 @@
-"""Atomic file writes shared by the layers that write user-facing files (renders, FLAME files).
+"""Durable and atomic file writes, and file hashing, shared by every layer that writes files
+(checkpoints, renders, FLAME files, datasets).
 
 A writer gets a temporary sibling of the destination, fills it, and the file is moved into
 place with ``os.replace`` only on success; on failure the temporary file is removed and the
@@ -10,10 +11,46 @@ would leave it ``0o600``).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+
+
+_CHUNK = 1 << 20
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_durable(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` and ``fsync`` it before returning."""
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def fsync_dir(path: str | os.PathLike[str]) -> None:
+    """Make a folder's entries (new names, renames) durable; a no-op where the platform cannot
+    open or sync folders."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _create_sibling(dest: Path) -> Path:
@@ -49,8 +86,6 @@ def atomic_write_bytes(path: str | os.PathLike[str], payload: bytes) -> Path:
     """Write ``payload`` to ``path`` atomically and durably (``fsync`` before the rename)."""
     dest = Path(path)
     with atomic_path(dest) as tmp:
-        with open(tmp, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
+        write_durable(tmp, payload)
+    fsync_dir(dest.parent)
     return dest

@@ -11,7 +11,6 @@ saving is staged and moved into place, and nothing is ever unpickled.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from emoctl._files import fsync_dir, sha256_file, write_durable
 from emoctl.errors import CheckpointError
 
 if TYPE_CHECKING:
@@ -56,14 +56,16 @@ def save_checkpoint(modulators: "EmotionModulators", directory, *, model_card: s
     try:
         weights = staging / WEIGHTS_NAME
         save_file(state, str(weights), metadata={"format": "pt", "emoctl": "modulators"})
-        _fsync(weights)
+        with open(weights, "rb") as f:
+            os.fsync(f.fileno())
         config = modulators.config.to_dict()
-        config["weights_sha256"] = _sha256(weights)
-        _write_text(staging / CONFIG_NAME, json.dumps(config, indent=2, sort_keys=False) + "\n")
-        _write_text(staging / CARD_NAME, model_card if model_card is not None else render_model_card(modulators))
+        config["weights_sha256"] = sha256_file(weights)
+        card = model_card if model_card is not None else render_model_card(modulators)
+        write_durable(staging / CONFIG_NAME, (json.dumps(config, indent=2, sort_keys=False) + "\n").encode("utf-8"))
+        write_durable(staging / CARD_NAME, card.encode("utf-8"))
         for name in (WEIGHTS_NAME, CONFIG_NAME, CARD_NAME):
             os.replace(staging / name, directory / name)
-        _fsync_dir(directory)
+        fsync_dir(directory)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return directory
@@ -136,7 +138,7 @@ def read_checkpoint(pretrained, *, revision=None, cache_dir=None, local_files_on
         raise CheckpointError(f"{source}: config.json must hold a JSON object")
     config = ModulatorConfig.from_dict(raw)
     expected_sha = raw.get("weights_sha256")
-    if expected_sha is not None and _sha256(Path(weights_path)) != expected_sha:
+    if expected_sha is not None and sha256_file(weights_path) != expected_sha:
         raise CheckpointError(
             f"{source}: model.safetensors does not match the SHA-256 recorded in config.json "
             "(an interrupted save, a partial download or a modified file)"
@@ -269,36 +271,3 @@ def _remove_stale_staging(directory: Path) -> None:
             shutil.rmtree(entry, ignore_errors=True)
         except (PermissionError, OSError):
             pass  # alive (or not ours to judge): leave it
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _write_text(path: Path, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _fsync(path: Path) -> None:
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -18,23 +18,15 @@ from typing import Any
 import torch
 
 from emoctl.data.flame_params import FlameSequence
+from emoctl._files import fsync_dir, sha256_file, write_durable  # noqa: F401  (re-exported for the data layer)
 from emoctl.errors import DataError
 
 #: Temporary files and directories start with this prefix; a build removes its own leftovers.
 TMP_PREFIX = ".tmp-"
-_CHUNK = 1 << 20
 
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def file_record(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -59,23 +51,6 @@ def read_json(path: str | os.PathLike[str], what: str) -> Any:
         raise DataError(f"{what}: file {os.fspath(path)} does not exist") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(f"{what}: {os.fspath(path)} is not valid JSON ({exc})") from None
-
-
-def fsync_dir(path: str | os.PathLike[str]) -> None:
-    """Make a directory's entries (new names, renames) durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_durable(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to a new file and ``fsync`` it (for files inside a temporary clip directory)."""
-    with open(path, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 def temporary_sibling(path: Path, tag: str) -> Path:
