@@ -177,22 +177,24 @@ def evaluate(mods: EmotionModulators, heldout: Mapping[str, AnchorParams], offse
     mouth_err = {n: [] for n in names}
     per_target = {e: {n: [] for n in names} for e in emotions}
     for anchor in heldout.values():
+        clipped = {e: anchor[e][:max_frames] for e in emotions}
+        verts = {e: vertices(p) for e, p in clipped.items()}  # each emotion's vertices, computed once
         for i, src_e in enumerate(emotions):
             for j, tgt_e in enumerate(emotions):
                 if i == j:
                     continue
-                src = anchor[src_e][:max_frames]
-                tgt = anchor[tgt_e][:max_frames]
+                src, tgt = clipped[src_e], clipped[tgt_e]
                 preds = {
                     "no modulation": src,
                     "offset by target": src + by_target[j],
                     "offset by pair": src + offsets[i, j],
                     "modulator": mods.modulate_sequence(src[None], tgt_e)[0],
                 }
-                v_tgt = vertices(tgt)
+                v_tgt = verts[tgt_e]
                 for n, p in preds.items():
                     sq[n].append((p - tgt).square().mean())
-                    dist = (vertices(p) - v_tgt).norm(dim=-1)  # [T, M]
+                    v_pred = verts[src_e] if n == "no modulation" else vertices(p)
+                    dist = (v_pred - v_tgt).norm(dim=-1)  # [T, M]
                     vert[n].append(dist.mean())
                     per_target[tgt_e][n].append(dist.mean())
                     if mouth is not None:

@@ -28,6 +28,7 @@ from emoctl._version import __version__
 from emoctl.demo.figures import error_plot, labelled_rows, loss_plot
 from emoctl.demo.geometry_fit import VertexLoss, constant_offsets, evaluate, fit_geometry, pack_anchor
 from emoctl.emotions import EMOTIONS, interpolate
+from emoctl.geometry import unpack_expression_jaw
 from emoctl.modulators import EmotionModulators
 
 
@@ -99,7 +100,8 @@ def run_demo(out: str | Path = "demo-out", *, quick: bool = False, seed: int = 0
     coarse = SyntheticWorld(seed, subdivide=0).head  # the vertex loss runs on the coarse head
     vertices = VertexLoss(coarse)
     mods = EmotionModulators(emotions=EMOTIONS, token_dim=None)
-    history = fit_geometry(mods, train, steps=s.steps, batch=s.batch, window=min(s.window, s.anchor_seconds * 30 // 1),
+    shortest = min(p.shape[0] for anchor in train.values() for p in anchor.values())
+    history = fit_geometry(mods, train, steps=s.steps, batch=s.batch, window=min(s.window, shortest),
                            vertices=vertices, seed=seed, on_step=_progress(s.steps))
     checkpoint = out / "geometry-checkpoint"
     mods.save_pretrained(checkpoint)
@@ -111,7 +113,8 @@ def run_demo(out: str | Path = "demo-out", *, quick: bool = False, seed: int = 0
     t2 = time.perf_counter()
     _say(f"3/4 evaluating on {s.heldout_anchors} held-out sentences (all 42 emotion pairs)")
     mouth = ((coarse.regions["lips"] + coarse.regions["mouth_corners"]) > 0.3)[vertices.moving]
-    metrics = evaluate(mods, heldout, constant_offsets(train), vertices, mouth)
+    offsets = constant_offsets(train)
+    metrics = evaluate(mods, heldout, offsets, vertices, mouth)
     error_plot(metrics, out / "geometry_error.png")
     timings["evaluation"] = time.perf_counter() - t2
     for name, m in metrics["methods"].items():
@@ -120,7 +123,8 @@ def run_demo(out: str | Path = "demo-out", *, quick: bool = False, seed: int = 0
     # 4. renders --------------------------------------------------------------------------------
     t3 = time.perf_counter()
     _say("4/4 rendering retargeted emotions, an interpolation and a video")
-    renders = _render_figures(out, s, world, mods, next(iter(held_seqs.anchors.values())), constant_offsets(train))
+    first = next(iter(held_seqs.anchors))
+    _render_figures(out, s, world, mods, held_seqs.anchors[first], heldout[first], offsets)
     timings["renders"] = time.perf_counter() - t3
     timings["total"] = time.perf_counter() - t0
 
@@ -134,7 +138,7 @@ def run_demo(out: str | Path = "demo-out", *, quick: bool = False, seed: int = 0
         "geometry": {"final_loss": history[-1]["loss"], "parameters": sum(p.numel() for p in mods.parameters()),
                      "heldout": metrics},
         "timings_s": {k: round(v, 2) for k, v in timings.items()},
-        "files": sorted(p.name for p in out.iterdir()) + renders,
+        "files": sorted(p.name for p in out.iterdir()),
     }
     (out / "summary.json").write_text(json.dumps(result, indent=2) + "\n")
     (out / "README.md").write_text(_report(result))
@@ -181,7 +185,10 @@ def _dataset_grid(root: Path, path: Path, identities: int) -> None:
     labelled_rows(rows, list(EMOTIONS), path)
 
 
-def _render_figures(out: Path, s: DemoSettings, world, mods: EmotionModulators, anchor: dict, offsets: torch.Tensor) -> list[str]:
+def _render_figures(out: Path, s: DemoSettings, world, mods: EmotionModulators, anchor: dict, packed: dict,
+                    offsets: torch.Tensor) -> None:
+    """Retarget grid, interpolation strip and side-by-side video of one held-out sentence
+    (``anchor``: emotion -> FLAME sequence; ``packed``: the same as :func:`pack_anchor` gives)."""
     from emoctl.render import write_video
     from emoctl.synthetic import GaussianHead, default_rig
 
@@ -192,13 +199,11 @@ def _render_figures(out: Path, s: DemoSettings, world, mods: EmotionModulators, 
     rig = default_rig(1, s.render_size)
     frames = min(s.video_frames, anchor[s.source_emotion]["expr"].shape[0])
     source = {k: v[:frames] for k, v in anchor[s.source_emotion].items()}
-    src_params = torch.cat([source["expr"], source["jaw_pose"]], -1)
+    src_params = packed[s.source_emotion][:frames]
     peak = int(source["jaw_pose"][:, 0].abs().argmax())  # a frame with the mouth open
 
     def render(params: torch.Tensor, which=slice(None)) -> np.ndarray:
-        seq = dict(source)
-        seq["expr"], seq["jaw_pose"] = params[:, :100], params[:, 100:]
-        seq = {k: v[which] for k, v in seq.items()}
+        seq = {k: v[which] for k, v in unpack_expression_jaw(params, source, False).items()}
         return avatar.render(seq, identity.betas, albedo, rig)[:, 0]  # [T, H, W, 3]
 
     at_peak = slice(peak, peak + 1)
@@ -206,7 +211,7 @@ def _render_figures(out: Path, s: DemoSettings, world, mods: EmotionModulators, 
     rows = {"ground truth": [], "modulator": [], "offset by pair": [], "no modulation": []}
     with torch.no_grad():
         for j, emotion in enumerate(EMOTIONS):
-            target = torch.cat([anchor[emotion]["expr"][:frames], anchor[emotion]["jaw_pose"][:frames]], -1)
+            target = packed[emotion][:frames]
             rows["ground truth"].append(render(target, at_peak)[0])
             rows["modulator"].append(render(mods.modulate_sequence(src_params[None], emotion)[0], at_peak)[0])
             rows["offset by pair"].append(render(src_params + offsets[i_src, j], at_peak)[0])
@@ -221,7 +226,7 @@ def _render_figures(out: Path, s: DemoSettings, world, mods: EmotionModulators, 
         shown = ["happy", "surprised", "angry"]
         columns = [render(src_params)]
         for emotion in shown:
-            target = torch.cat([anchor[emotion]["expr"][:frames], anchor[emotion]["jaw_pose"][:frames]], -1)
+            target = packed[emotion][:frames]
             columns += [render(mods.modulate_sequence(src_params[None], emotion)[0]), render(target)]
     video = np.concatenate(columns, axis=2)  # side by side: [T, H, W * (1 + 2 * len(shown)), 3]
     write_video(video, out / "retarget.mp4", fps=30)
@@ -230,7 +235,6 @@ def _render_figures(out: Path, s: DemoSettings, world, mods: EmotionModulators, 
         "columns, left to right: driving (" + s.source_emotion + "), then for each of "
         + ", ".join(shown) + ": modulator output, ground truth\n"
     )
-    return []
 
 
 def _report(r: dict) -> str:
