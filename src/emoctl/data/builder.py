@@ -22,7 +22,7 @@ import torch
 from emoctl.data.cameras import CameraRig
 from emoctl.data.config import DatasetConfig
 from emoctl.data.flame_params import validate_flame_sequence
-from emoctl.data.io import TMP_PREFIX, atomic_write_bytes, canonical_json, read_json
+from emoctl.data.io import TMP_PREFIX, atomic_write_bytes, canonical_json, parse_json, read_json
 from emoctl.data.layout import (
     BUILD_INFO,
     CLIP_JSON,
@@ -272,7 +272,7 @@ def _existing_clip_entry(final_dir: Path, key: str, num_frames: int) -> dict[str
             shutil.rmtree(final_dir)
         return None
     data = path.read_bytes()
-    record = read_json(path, f"clip {key}")
+    record = parse_json(data, f"clip {key}", path)
     if not isinstance(record, dict) or record.get("key") != key or record.get("num_frames") != num_frames:
         raise DataError(
             f"clip {key}: {path} does not describe this clip with {num_frames} frames "

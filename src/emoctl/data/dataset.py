@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from emoctl.data.cameras import CameraRig
 from emoctl.data.flame_params import FLAME_IDENTITY_KEYS, FlameSequence, slice_flame_sequence
 from emoctl.data.manifest import load_manifest, vocabulary_of
 from emoctl.data.reader import clip_cameras, clip_flame, clip_frames, clip_timestamps, identity_betas, identity_reference_image
@@ -111,6 +112,8 @@ class SyncedEmotionDataset(Dataset):
                 f"frames_per_sample={frames_per_sample} is longer than the clips of identity {shortest[0][0]}, "
                 f"anchor {shortest[0][1]} ({shortest[1][names[0]]['num_frames']} frames) in split {split!r}"
             )
+        # per clip directory: (cameras, timestamps), read from its JSON files on first use
+        self._clip_static: dict[str, tuple[CameraRig, torch.Tensor]] = {}
         self._drivers: dict[str, list[str]] = {}
         for identity, anchor in self._clips:
             self._drivers.setdefault(anchor, []).append(identity)
@@ -164,7 +167,12 @@ class SyncedEmotionDataset(Dataset):
         window = torch.arange(plan["start"], plan["start"] + self.frames_per_sample)
         image = identity_reference_image(self.root, self._identities[identity])
         frames = clip_frames(self.root, target_clip, window.tolist())
-        rig = clip_cameras(self.root, target_clip)
+        rig, timestamps = self._static(target_clip)
+        target = self._flame(target_clip, identity, window)
+        if driving_clip is target_clip:  # "self" mode: the same file, loaded once (separate tensors all the same)
+            driving = {k: v.clone() for k, v in target.items()}
+        else:
+            driving = self._flame(driving_clip, plan["driving_identity"], window)
         reference_emotion = self._identities[identity]["reference_emotion"]
         return {
             "identity": identity,
@@ -174,13 +182,21 @@ class SyncedEmotionDataset(Dataset):
             "reference_emotion": self.vocabulary.index(reference_emotion) if reference_emotion else -1,
             "source_emotion": plan["source_emotion"],
             "target_emotion": plan["target_emotion"],
-            "driving": self._flame(driving_clip, plan["driving_identity"], window),
-            "target": self._flame(target_clip, identity, window),
+            "driving": driving,
+            "target": target,
             "target_frames": _to_float_chw(frames),
-            "cameras": {"c2w": rig.c2w, "K": rig.K, "width": rig.width, "height": rig.height},
+            "cameras": {"c2w": rig.c2w.clone(), "K": rig.K.clone(), "width": rig.width, "height": rig.height},
             "frame_indices": window,
-            "timestamps": clip_timestamps(self.root, target_clip)[window],
+            "timestamps": timestamps[window],
         }
+
+    def _static(self, clip: dict[str, Any]) -> tuple[CameraRig, torch.Tensor]:
+        """The clip's cameras and ``[T]`` timestamps: its JSON files are parsed once per dataset
+        object (per DataLoader worker), not once per item."""
+        cached = self._clip_static.get(clip["dir"])
+        if cached is None:
+            cached = self._clip_static[clip["dir"]] = (clip_cameras(self.root, clip), clip_timestamps(self.root, clip))
+        return cached
 
     def _flame(self, clip: dict[str, Any], identity: str, window: torch.Tensor) -> FlameSequence:
         seq = slice_flame_sequence(clip_flame(self.root, clip), window)

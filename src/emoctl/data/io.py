@@ -46,9 +46,16 @@ def canonical_json(obj: Any) -> bytes:
 def read_json(path: str | os.PathLike[str], what: str) -> Any:
     try:
         with open(path, "rb") as fh:
-            return json.loads(fh.read().decode("utf-8"))
+            data = fh.read()
     except FileNotFoundError:
         raise DataError(f"{what}: file {os.fspath(path)} does not exist") from None
+    return parse_json(data, what, path)
+
+
+def parse_json(data: bytes, what: str, path: str | os.PathLike[str]) -> Any:
+    """JSON from ``data`` already read from ``path`` (named in the error when it is not JSON)."""
+    try:
+        return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(f"{what}: {os.fspath(path)} is not valid JSON ({exc})") from None
 
