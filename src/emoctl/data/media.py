@@ -1,28 +1,24 @@
 """Frame storage: PNG images (Pillow) and H.264 MP4 videos (imageio-ffmpeg, imported lazily).
 
-PNG is lossless and byte-deterministic. MP4 is lossy: reading gives the frames approximately;
-the writer asks ffmpeg for bit-exact output (no encoder version or metadata), so the same frames
-with the same ffmpeg give the same bytes and an interrupted build resumes byte-identically.
+The encoders are :mod:`emoctl.render.media`'s (:func:`~emoctl.render.media.encode_png`,
+:func:`~emoctl.render.media.write_h264`); this module adds the readers and the dataset's error
+type. PNG is lossless and byte-deterministic. MP4 is lossy: reading gives the frames
+approximately; the writer asks ffmpeg for bit-exact output (no encoder version or metadata), so
+the same frames with the same ffmpeg give the same bytes and an interrupted build resumes
+byte-identically.
 """
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 
 import numpy as np
 
 from emoctl.errors import DataError
+from emoctl.render.media import MP4_CRF, encode_png, write_h264
 
-
-def encode_png(image: np.ndarray, compress_level: int = 6) -> bytes:
-    """uint8 ``[H, W, 3]`` -> PNG bytes."""
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(image), mode="RGB").save(buf, format="PNG", compress_level=compress_level)
-    return buf.getvalue()
+__all__ = ["encode_png", "read_mp4", "read_png", "write_mp4"]
 
 
 def read_png(path: str | os.PathLike[str]) -> np.ndarray:
@@ -48,31 +44,13 @@ def _ffmpeg():
     return imageio_ffmpeg
 
 
-def write_mp4(path: str | os.PathLike[str], frames: np.ndarray, fps: float, crf: int = 18) -> None:
-    """uint8 ``[T, H, W, 3]`` -> H.264 (yuv420p) MP4 at ``fps``; ``fsync``-ed."""
+def write_mp4(path: str | os.PathLike[str], frames: np.ndarray, fps: float, crf: int = MP4_CRF) -> None:
+    """uint8 ``[T, H, W, 3]`` -> H.264 (yuv420p) MP4 at ``fps``; ``fsync``-ed
+    (:func:`emoctl.render.media.write_h264`)."""
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise DataError(f"write_mp4: expected uint8 [T, H, W, 3], got {frames.dtype} {list(frames.shape)}")
-    height, width = int(frames.shape[1]), int(frames.shape[2])
-    writer = _ffmpeg().write_frames(
-        os.fspath(path),
-        (width, height),
-        fps=float(fps),
-        codec="libx264",
-        pix_fmt_in="rgb24",
-        pix_fmt_out="yuv420p",
-        quality=None,
-        macro_block_size=1,
-        ffmpeg_log_level="error",
-        output_params=["-crf", str(crf), "-fflags", "+bitexact", "-flags:v", "+bitexact", "-map_metadata", "-1"],
-    )
-    writer.send(None)
-    try:
-        for frame in frames:
-            writer.send(np.ascontiguousarray(frame))
-    finally:
-        writer.close()
-    with open(path, "rb") as fh:
-        os.fsync(fh.fileno())
+    _ffmpeg()  # the dataset's error (DataError) when the video extra is missing
+    write_h264(path, frames, fps, crf)
 
 
 def read_mp4(path: str | os.PathLike[str], frame_indices: list[int] | None = None) -> np.ndarray:

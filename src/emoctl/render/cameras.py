@@ -21,6 +21,7 @@ from torch import Tensor
 
 from emoctl.errors import NonFiniteError, ShapeError
 from emoctl.render.errors import RenderArgumentError
+from emoctl.render.validation import int_at_least
 
 
 def _as_tensor(x: Tensor | Sequence[float], name: str, dtype: torch.dtype | None = None,
@@ -56,9 +57,8 @@ def intrinsics_from_fov(fov_y_degrees: float, width: int, height: int, *,
     fov = float(fov_y_degrees)
     if not 0.0 < fov < 180.0:
         raise RenderArgumentError(f"fov_y_degrees must be in (0, 180), got {fov_y_degrees!r}")
-    for name, value in (("width", width), ("height", height)):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise RenderArgumentError(f"{name} must be a positive int, got {value!r}")
+    width = int_at_least(width, "width")
+    height = int_at_least(height, "height")
     focal = 0.5 * height / math.tan(math.radians(fov) / 2.0)
     return torch.tensor(
         [[focal, 0.0, width / 2.0], [0.0, focal, height / 2.0], [0.0, 0.0, 1.0]],
@@ -132,8 +132,7 @@ def orbit_viewmats(n: int, radius: float, target: Tensor | Sequence[float] = (0.
     Returns:
         ``[n, 4, 4]`` view matrices.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise RenderArgumentError(f"n must be a positive int, got {n!r}")
+    n = int_at_least(n, "n")
     if not float(radius) > 0.0:
         raise RenderArgumentError(f"radius must be > 0, got {radius!r}")
     if not -90.0 < float(elevation_deg) < 90.0:

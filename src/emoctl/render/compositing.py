@@ -99,9 +99,7 @@ class _Tables:
         col = ids % plan.blocks_x
         row = torch.div(ids, plan.blocks_x, rounding_mode="floor") % plan.blocks_y
         self.block_centres = torch.stack((col * s + s / 2, row * s + s / 2), dim=-1).to(dtype)
-        self.block_counts = torch.tensor(plan.block_counts, dtype=torch.int64, device=device)
         self.threshold_below = _threshold_below(dtype)
-        self.one = torch.ones((), dtype=dtype, device=device)
 
     def entries(self, starts: Tensor, counts: Tensor, start: int, stop: int) -> Tensor:
         """``[m, stop - start]`` Gaussian index of entries ``start:stop`` of ``m`` blocks
@@ -208,7 +206,7 @@ def _forward_chunk(tables: _Tables, chunk: Chunk, segment: int, out_t: Tensor,
     """
     plan = tables.plan
     starts = plan.block_starts[chunk.first:chunk.stop]
-    counts = tables.block_counts[chunk.first:chunk.stop]
+    counts = plan.block_counts_t[chunk.first:chunk.stop]
     centres = tables.block_centres[chunk.first:chunk.stop]
     segments: list[_Segment] = []
     local: Tensor | None = None  # None: every block of the chunk
@@ -255,7 +253,7 @@ def _backward_chunk(tables: _Tables, chunk: Chunk, segments: list[_Segment], gra
     plan = tables.plan
     d = tables.channels
     starts = plan.block_starts[chunk.first:chunk.stop]
-    counts = tables.block_counts[chunk.first:chunk.stop]
+    counts = plan.block_counts_t[chunk.first:chunk.stop]
     centres = tables.block_centres[chunk.first:chunk.stop]
     grad_pix = grad_t.index_select(0, plan.block_ids[chunk.first:chunk.stop])  # [m, D+1, P]
     later = torch.zeros(grad_pix.shape[0], tables.pixels, dtype=grad_t.dtype,
@@ -263,10 +261,13 @@ def _backward_chunk(tables: _Tables, chunk: Chunk, segments: list[_Segment], gra
     for seg in reversed(segments):
         local = seg.blocks
         sel = (lambda t: t) if local is None else (lambda t: t[local])
-        gauss = tables.entries(sel(starts), sel(counts), seg.start, seg.stop)
-        m, length = gauss.shape
-        ev = seg.saved or _evaluate(tables, sel(centres), gauss, seg.t_in, keep_alpha=True)
+        ev = seg.saved
         seg.saved = None  # free it as soon as possible
+        if ev is None:
+            gauss = tables.entries(sel(starts), sel(counts), seg.start, seg.stop)
+            ev = _evaluate(tables, sel(centres), gauss, seg.t_in, keep_alpha=True)
+        gauss = ev.gauss
+        m, length = gauss.shape
         assert ev.alpha is not None
         g_pix = sel(grad_pix)
         # dL/dw_k = G . c_k + G_alpha, per pixel.

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from emoctl.render.conventions import EPS2D, TILE_SIZE
-from emoctl.render.errors import BackendUnavailableError, MissingDependencyError
+from emoctl.render.errors import MissingDependencyError
 from emoctl.render.validation import RasterizeInputs
 
 #: gsplat versions whose conventions the PyTorch backend reproduces exactly.
@@ -47,19 +47,16 @@ def rasterize_gsplat(inputs: RasterizeInputs) -> tuple[Tensor, Tensor]:
     gsplat's kernels work in float32: float64 inputs are cast to float32 for the call and the
     outputs cast back (gradients flow through the casts).
 
+    The caller (:func:`emoctl.render.rasterize`, the one place that checks the device and
+    whether gsplat is installed) only calls this for CUDA tensors with gsplat installed.
+
     Returns:
         ``(images [B, C, H, W, D], alphas [B, C, H, W, 1])``.
     """
-    if inputs.means.device.type != "cuda":
-        raise BackendUnavailableError(
-            f"the gsplat backend needs CUDA tensors, got {inputs.means.device}"
-        )
     try:
         import gsplat
-    except ImportError as exc:
-        raise MissingDependencyError(
-            'backend="gsplat" needs the gsplat package: pip install "emoctl[gsplat]"'
-        ) from exc
+    except ImportError as exc:  # installed (the caller checked) but broken
+        raise MissingDependencyError(f"gsplat is installed but cannot be imported ({exc})") from exc
     _check_version(getattr(gsplat, "__version__", ""))
 
     dtype = inputs.means.dtype

@@ -2,11 +2,16 @@
 
 Every writer is atomic: it writes a temporary file in the destination folder and moves it into
 place with ``os.replace``, so a failure never leaves a half-written or clobbered file.
-Videos need imageio (``pip install "emoctl[video]"``), imported only when a video is written.
+Videos need imageio and imageio-ffmpeg (``pip install "emoctl[video]"``), imported only when a
+video is written; Pillow is imported only when an image is written.
+
+The PNG encoder (:func:`encode_png`) and the H.264 encoder (:func:`write_h264`) here are also the
+ones :mod:`emoctl.data` stores dataset frames with.
 """
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,8 +22,15 @@ import torch
 from emoctl._files import atomic_path
 from emoctl.errors import NonFiniteError, ShapeError
 from emoctl.render.errors import MissingDependencyError, RenderArgumentError
+from emoctl.render.validation import int_at_least
 
 VIDEO_SUFFIXES = (".mp4", ".gif")
+
+#: zlib level of the PNG encoder (Pillow's default).
+PNG_COMPRESS_LEVEL = 6
+
+#: Constant rate factor of the H.264 encoder (0 lossless .. 51 worst; 18 is visually lossless).
+MP4_CRF = 18
 
 
 def to_uint8(image: torch.Tensor | np.ndarray, name: str = "image") -> np.ndarray:
@@ -49,8 +61,31 @@ def _check_image(array: np.ndarray, name: str, channels: Sequence[int]) -> np.nd
     return array
 
 
+def _write_png(array: np.ndarray, fp: str | os.PathLike[str] | io.BytesIO,
+               compress_level: int) -> None:
+    """The one PNG encoder: checked uint8 ``[H, W, C]`` (C = 1, 3, 4: L, RGB, RGBA) into ``fp``."""
+    from PIL import Image
+
+    pixels = np.ascontiguousarray(array[..., 0] if array.shape[-1] == 1 else array)
+    Image.fromarray(pixels).save(fp, format="PNG", compress_level=compress_level)
+
+
+def encode_png(image: torch.Tensor | np.ndarray,
+               compress_level: int = PNG_COMPRESS_LEVEL) -> bytes:
+    """Encode one image as PNG bytes (lossless; the same pixels give the same bytes).
+
+    Args:
+        image: ``[H, W, 3]`` (RGB), ``[H, W, 4]`` (RGBA), ``[H, W, 1]`` or ``[H, W]`` (grey),
+            float in ``[0, 1]`` or ``uint8``.
+        compress_level: zlib level 0..9.
+    """
+    buf = io.BytesIO()
+    _write_png(_check_image(to_uint8(image), "image", (1, 3, 4)), buf, compress_level)
+    return buf.getvalue()
+
+
 def save_png(image: torch.Tensor | np.ndarray, path: str | os.PathLike[str]) -> Path:
-    """Write one image as PNG (atomically).
+    """Write one image as PNG (atomically; the bytes of :func:`encode_png`).
 
     Args:
         image: ``[H, W, 3]`` or ``[H, W, 4]`` (also ``[H, W, 1]`` / ``[H, W]`` grey), float in
@@ -60,14 +95,16 @@ def save_png(image: torch.Tensor | np.ndarray, path: str | os.PathLike[str]) -> 
     Returns:
         The path written.
     """
-    from PIL import Image
-
     array = _check_image(to_uint8(image), "image", (1, 3, 4))
-    mode = {1: "L", 3: "RGB", 4: "RGBA"}[array.shape[-1]]
-    pil = Image.fromarray(array[..., 0] if mode == "L" else array, mode=mode)
     with atomic_path(path) as tmp:
-        pil.save(tmp, format="PNG")
+        _write_png(array, tmp, PNG_COMPRESS_LEVEL)
+        _fsync(tmp)
     return Path(path)
+
+
+def _fsync(path: str | os.PathLike[str]) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
 
 
 def image_grid(images: torch.Tensor | np.ndarray | Sequence[torch.Tensor | np.ndarray],
@@ -99,10 +136,8 @@ def image_grid(images: torch.Tensor | np.ndarray | Sequence[torch.Tensor | np.nd
         stack = to_uint8(images, "images")
     if stack.ndim != 4 or stack.shape[-1] != 3 or stack.shape[0] == 0:
         raise ShapeError(f"images must have shape [N, H, W, 3] with N >= 1, got {stack.shape}")
-    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
-        raise RenderArgumentError(f"ncols must be a positive int, got {ncols!r}")
-    if isinstance(pad, bool) or not isinstance(pad, int) or pad < 0:
-        raise RenderArgumentError(f"pad must be a non-negative int, got {pad!r}")
+    ncols = int_at_least(ncols, "ncols")
+    pad = int_at_least(pad, "pad", minimum=0)
     n, h, w, _ = stack.shape
     if labels is not None:
         labels = [str(label) for label in labels]
@@ -142,10 +177,56 @@ def _import_imageio():  # noqa: ANN202 - the module
     return imageio_v2
 
 
+def _import_imageio_ffmpeg():  # noqa: ANN202 - the module
+    try:
+        import imageio_ffmpeg
+    except ImportError as exc:
+        raise MissingDependencyError(
+            'writing MP4 videos needs imageio-ffmpeg: pip install "emoctl[video]"'
+        ) from exc
+    return imageio_ffmpeg
+
+
+def write_h264(path: str | os.PathLike[str], frames: np.ndarray, fps: float,
+               crf: int = MP4_CRF) -> None:
+    """The one MP4 encoder: uint8 ``[T, H, W, 3]`` -> H.264 (yuv420p) MP4 at ``fps``.
+
+    Deterministic: ffmpeg is asked for bit-exact output without encoder version or metadata, so
+    the same frames with the same ffmpeg give the same bytes. The file is written in place (not
+    atomically) and ``fsync``-ed. ``H`` and ``W`` must be even (yuv420p); see
+    :func:`write_video` for padding.
+    """
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ShapeError(f"frames must be uint8 [T, H, W, 3], got {frames.dtype} {list(frames.shape)}")
+    height, width = int(frames.shape[1]), int(frames.shape[2])
+    if height % 2 or width % 2:
+        raise ShapeError(f"H.264 (yuv420p) needs an even frame size, got {height} x {width}")
+    writer = _import_imageio_ffmpeg().write_frames(
+        os.fspath(path),
+        (width, height),
+        fps=float(fps),
+        codec="libx264",
+        pix_fmt_in="rgb24",
+        pix_fmt_out="yuv420p",
+        quality=None,
+        macro_block_size=1,
+        ffmpeg_log_level="error",
+        output_params=["-crf", str(int(crf)), "-fflags", "+bitexact", "-flags:v", "+bitexact",
+                       "-map_metadata", "-1"],
+    )
+    writer.send(None)
+    try:
+        for frame in frames:
+            writer.send(np.ascontiguousarray(frame))
+    finally:
+        writer.close()
+    _fsync(path)
+
+
 def write_video(frames: torch.Tensor | np.ndarray, path: str | os.PathLike[str],
                 fps: float = 25.0) -> Path:
-    """Write frames as an MP4 (H.264 via imageio's bundled ffmpeg) or a looping GIF, chosen by
-    the file suffix; atomic.
+    """Write frames as an MP4 (H.264 via :func:`write_h264`) or a looping GIF, chosen by the
+    file suffix; atomic.
 
     Args:
         frames: ``[T, H, W, 3]``, float in ``[0, 1]`` or uint8, ``T >= 1``. MP4 frames of odd
@@ -164,7 +245,11 @@ def write_video(frames: torch.Tensor | np.ndarray, path: str | os.PathLike[str],
     array = to_uint8(frames, "frames")
     if array.ndim != 4 or array.shape[-1] != 3 or 0 in array.shape:
         raise ShapeError(f"frames must have shape [T, H, W, 3] with T >= 1, got {array.shape}")
+    # Both formats need the ``video`` extra: checked before any file is created. GIF is written
+    # by imageio, MP4 by imageio-ffmpeg (write_h264).
     imageio_v2 = _import_imageio()
+    if suffix == ".mp4":
+        _import_imageio_ffmpeg()
     with atomic_path(path) as tmp:
         if suffix == ".gif":
             duration_ms = 1000.0 / float(fps)
@@ -172,13 +257,5 @@ def write_video(frames: torch.Tensor | np.ndarray, path: str | os.PathLike[str],
         else:
             h, w = array.shape[1:3]
             array = np.pad(array, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-            writer = imageio_v2.get_writer(
-                tmp, format="FFMPEG", mode="I", fps=float(fps), codec="libx264",
-                pixelformat="yuv420p", macro_block_size=1, quality=8,
-            )
-            try:
-                for frame in array:
-                    writer.append_data(frame)
-            finally:
-                writer.close()
+            write_h264(tmp, array, fps)
     return Path(path)

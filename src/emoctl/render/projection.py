@@ -6,7 +6,6 @@ the per-pixel work lives in :mod:`emoctl.render.compositing`.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -40,20 +39,6 @@ def quat_to_rotmat(quats: Tensor) -> Tensor:
         2 * (xz - wy), 2 * (yz + wx), 1 - 2 * (xx + yy),
     )  # fmt: skip
     return torch.stack(rows, dim=-1).reshape(quats.shape[:-1] + (3, 3))
-
-
-def covariance_from_quat_scale(quats: Tensor, scales: Tensor) -> Tensor:
-    """3D covariance ``R diag(s)^2 R^T`` of Gaussians.
-
-    Args:
-        quats: ``[..., 4]`` (w, x, y, z), normalised internally.
-        scales: ``[..., 3]`` standard deviations along the Gaussian's own axes.
-
-    Returns:
-        ``[..., 3, 3]`` symmetric positive semi-definite covariances.
-    """
-    m = quat_to_rotmat(quats) * scales.unsqueeze(-2)
-    return m @ m.transpose(-1, -2)
 
 
 @dataclass
@@ -143,7 +128,7 @@ def project_gaussians(
     jr0 = (fx * rz).unsqueeze(-1) * (r0.unsqueeze(-2) - u.unsqueeze(-1) * r2.unsqueeze(-2))
     jr1 = (fy * rz).unsqueeze(-1) * (r1.unsqueeze(-2) - v.unsqueeze(-1) * r2.unsqueeze(-2))
     # A = J R_cw M with M = R diag(s): cov2d = A A^T.
-    m = quat_to_rotmat(quats) * scales.unsqueeze(-2)  # [B, N, 3, 3]
+    m = quat_to_rotmat(quats) * scales.unsqueeze(-2)  # [B, N, 3, 3]; Sigma = M M^T
     a0 = torch.einsum("bcnj,bnjk->bcnk", jr0, m)
     a1 = torch.einsum("bcnj,bnjk->bcnk", jr1, m)
     cov_xx = (a0 * a0).sum(-1) + eps2d
@@ -184,7 +169,3 @@ def project_gaussians(
         valid=valid,
     )
 
-
-def tile_grid(width: int, height: int, tile_size: int) -> tuple[int, int]:
-    """Number of tiles ``(tiles_x, tiles_y)`` covering a ``width x height`` image."""
-    return math.ceil(width / tile_size), math.ceil(height / tile_size)

@@ -85,6 +85,7 @@ def rasterize(
                              height, backgrounds, near_plane, far_plane, backend)
     device = inputs.means.device
     if backend == "gsplat":
+        # The device first: on CPU, gsplat is neither looked up nor imported.
         if device.type != "cuda":
             raise BackendUnavailableError(
                 f"backend='gsplat' needs CUDA tensors, got tensors on {device}; use "

@@ -36,6 +36,7 @@ class BinPlan:
             col``) of the blocks that have at least one entry, most entries first.
         block_starts: ``[M]`` int64 offset of each block's first entry in ``entry_gaussian``.
         block_counts: list of ``M`` ints, the number of entries of each block (descending).
+        block_counts_t: the same counts as an ``[M]`` int64 tensor on the plan's device.
     """
 
     block_size: int
@@ -46,10 +47,12 @@ class BinPlan:
     block_ids: Tensor
     block_starts: Tensor
     block_counts: list[int]
+    block_counts_t: Tensor
 
-    @property
-    def num_entries(self) -> int:
-        return int(self.entry_gaussian.shape[0])
+
+def tile_grid(width: int, height: int, tile_size: int) -> tuple[int, int]:
+    """Number of tiles ``(tiles_x, tiles_y)`` covering a ``width x height`` image."""
+    return math.ceil(width / tile_size), math.ceil(height / tile_size)
 
 
 def _depth_order(depths: Tensor) -> Tensor:
@@ -92,10 +95,10 @@ def bin_gaussians(
         raise ValueError(f"block_size must divide {TILE_SIZE}, got {block_size}")
     device = means2d.device
     per_tile = TILE_SIZE // block_size
-    tiles_x, tiles_y = math.ceil(width / TILE_SIZE), math.ceil(height / TILE_SIZE)
+    tiles_x, tiles_y = tile_grid(width, height, TILE_SIZE)
     blocks_x, blocks_y = tiles_x * per_tile, tiles_y * per_tile
     # Blocks that contain at least one real pixel.
-    used_x, used_y = math.ceil(width / block_size), math.ceil(height / block_size)
+    used_x, used_y = tile_grid(width, height, block_size)
 
     mean = means2d.to(torch.float64)
     rad = radii.to(torch.float64)
@@ -144,6 +147,7 @@ def bin_gaussians(
     block_starts = torch.cumsum(block_counts, 0) - block_counts
     # Most entries first, so that blocks grouped into one chunk have similar lengths.
     by_count = torch.sort(block_counts, descending=True, stable=True).indices
+    block_counts = block_counts[by_count]
     return BinPlan(
         block_size=block_size,
         blocks_x=blocks_x,
@@ -152,7 +156,8 @@ def bin_gaussians(
         entry_gaussian=entry_gaussian,
         block_ids=block_ids[by_count],
         block_starts=block_starts[by_count],
-        block_counts=block_counts[by_count].tolist(),
+        block_counts=block_counts.tolist(),
+        block_counts_t=block_counts,
     )
 
 

@@ -1,5 +1,6 @@
 """Argument checks for :func:`emoctl.render.rasterize` (cheap: shapes, dtypes, one finiteness
-pass per tensor)."""
+pass per tensor and a single device sync for all of them), and the integer check shared by the
+render helpers."""
 
 from __future__ import annotations
 
@@ -46,17 +47,20 @@ class RasterizeInputs:
         return self.colors.shape[-1]
 
 
-def _positive_int(value: object, name: str) -> int:
+def int_at_least(value: object, name: str, minimum: int = 1) -> int:
+    """``value`` as an int ``>= minimum``: Python ints, numpy integers and 0-d integer tensors
+    are accepted, bools and everything else raise :class:`RenderArgumentError`."""
+    kind = {0: "a non-negative int", 1: "a positive int"}.get(minimum, f"an int >= {minimum}")
     if isinstance(value, bool):
-        raise RenderArgumentError(f"{name} must be a positive int, got {value!r}")
+        raise RenderArgumentError(f"{name} must be {kind}, got {value!r}")
     try:
         number = operator.index(value)  # int, numpy ints, 0-d integer tensors
     except TypeError:
         raise RenderArgumentError(
-            f"{name} must be a positive int, got {type(value).__name__} {value!r}"
+            f"{name} must be {kind}, got {type(value).__name__} {value!r}"
         ) from None
-    if number <= 0:
-        raise RenderArgumentError(f"{name} must be a positive int, got {number}")
+    if number < minimum:
+        raise RenderArgumentError(f"{name} must be {kind}, got {number}")
     return number
 
 
@@ -75,10 +79,26 @@ def _check_tensor(t: object, name: str, min_dim: int, tail: tuple[int | None, ..
     return t
 
 
-def _check_finite(t: Tensor, name: str) -> None:
-    if not bool(torch.isfinite(t).all()):
-        bad = int((~torch.isfinite(t)).sum())
-        raise NonFiniteError(f"{name} contains {bad} NaN or infinite value(s); all must be finite")
+def _check_finite(named: dict[str, Tensor], quats: Tensor) -> None:
+    """All tensors finite and no zero quaternion, with one device sync; the offending tensor is
+    looked for only when the check fails."""
+    tiny = torch.finfo(quats.dtype).tiny
+    sq_norm = (quats.detach() * quats.detach()).sum(-1)
+    flags = [torch.isfinite(t).all() for t in named.values()]
+    flags.append((sq_norm > tiny).all())
+    if bool(torch.stack(flags).all()):
+        return
+    for name, t in named.items():
+        if not bool(torch.isfinite(t).all()):
+            bad = int((~torch.isfinite(t)).sum())
+            raise NonFiniteError(
+                f"{name} contains {bad} NaN or infinite value(s); all must be finite"
+            )
+    bad = int((sq_norm <= tiny).sum())
+    raise NonFiniteError(
+        f"quats has {bad} zero (or vanishingly small) quaternion(s), which cannot be "
+        "normalised to a rotation; quaternions of any other norm are normalised"
+    )
 
 
 def validate_inputs(means: Tensor, quats: Tensor, scales: Tensor, opacities: Tensor,
@@ -88,8 +108,8 @@ def validate_inputs(means: Tensor, quats: Tensor, scales: Tensor, opacities: Ten
     """Check every argument of :func:`emoctl.render.rasterize` and broadcast batch dims."""
     if backend not in BACKENDS:
         raise RenderArgumentError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    width = _positive_int(width, "width")
-    height = _positive_int(height, "height")
+    width = int_at_least(width, "width")
+    height = int_at_least(height, "height")
     try:
         near, far = float(near_plane), float(far_plane)
     except (TypeError, ValueError):
@@ -161,15 +181,7 @@ def validate_inputs(means: Tensor, quats: Tensor, scales: Tensor, opacities: Ten
         listing = ", ".join(f"{k}={tuple(v)}" for k, v in batch_shapes.items())
         raise ShapeError(f"leading batch dimensions do not broadcast: {listing}") from None
 
-    for name, t in named.items():
-        _check_finite(t, name)
-    sq_norm = (quats.detach() * quats.detach()).sum(-1)
-    if bool((sq_norm <= torch.finfo(quats.dtype).tiny).any()):
-        bad = int((sq_norm <= torch.finfo(quats.dtype).tiny).sum())
-        raise NonFiniteError(
-            f"quats has {bad} zero (or vanishingly small) quaternion(s), which cannot be "
-            "normalised to a rotation; quaternions of any other norm are normalised"
-        )
+    _check_finite(named, quats)
 
     b = 1
     for size in batch:
