@@ -95,7 +95,7 @@ def test_converted_file_never_touches_pickle(tmp_path, pkl2020, monkeypatch):
     monkeypatch.setattr(pickle, "load", boom)
     monkeypatch.setattr(pickle, "loads", boom)
     monkeypatch.setattr(safe_pickle.RestrictedUnpickler, "load", boom)
-    monkeypatch.setattr(flame_io, "load_pickle_file", boom)
+    monkeypatch.setattr(flame_io, "_load_any_dict", boom)
     monkeypatch.setattr(flame_io, "restricted_load", boom)
     assert load_flame_model(out).num_vertices == 26
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from emoctl.flame._synth_fields import Anchors, Frames, blob, fissure_window
+from emoctl.flame._synth_fields import Anchors, Frames, blob, fissure_window, lip_distance
 from emoctl.flame._synth_mesh import PART_EYE_LEFT, PART_EYE_RIGHT, PART_MOUTH, PART_SKIN, HeadMesh, abs_azimuth
 from emoctl.flame._synth_surface import gauss, smoothstep
 
@@ -67,8 +67,7 @@ class _Ctx:
         self.eye = anchors.eye_center
         self.inner = self.P[anchors.inner_canthus]
         self.outer = self.P[anchors.outer_canthus]
-        q = np.hypot(self.x / (self.corner[0] + 0.001), (self.y - anchors.mouth_y) / np.where(self.y > anchors.mouth_y, 0.0095, 0.0105))
-        self.lip_q = q
+        self.lip_q = lip_distance(self.P, anchors)
         self.above_eye = self.skin * (mesh.eye_side < 0)
         self.below_eye_side = self.skin * (mesh.eye_side > 0)
         self.fissure = fissure_window(mesh)
@@ -243,9 +242,8 @@ def semantic_shapes(mesh: HeadMesh, frames: Frames, anchors: Anchors) -> np.ndar
         "nose_width": vec(dx=0.15 * x * nose_mask * smoothstep(L.nose_tip_y + 0.01, L.nose_base_y, y)),
         "overall_scale": 0.04 * (P - L.origin),
     }
-    stacked = np.stack([fields[name] * (skin if name != "overall_scale" else 1.0) for name in SHAPE_COMPONENTS])
-    stacked = _rigid_followers(mesh, stacked)
-    stacked[SHAPE_COMPONENTS.index("overall_scale")] = 0.04 * (P - L.origin)  # exact scaling for every part
+    stacked = _rigid_followers(mesh, np.stack([fields[name] * skin for name in SHAPE_COMPONENTS]))
+    stacked[SHAPE_COMPONENTS.index("overall_scale")] = fields["overall_scale"]  # exact scaling for every part
     return stacked
 
 

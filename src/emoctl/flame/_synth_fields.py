@@ -16,7 +16,7 @@ from emoctl.flame._synth_mesh import (
     abs_azimuth,
     fissure_profile,
 )
-from emoctl.flame._synth_surface import gauss, skin_points, smoothstep
+from emoctl.flame._synth_surface import brow_arch, gauss, skin_points, smoothstep
 
 #: Region masks every synthetic head carries (soft, in [0, 1]).
 REGION_NAMES: tuple[str, ...] = (
@@ -95,7 +95,7 @@ class Anchors:
 
 def find_anchors(mesh: HeadMesh) -> Anchors:
     L, gi = mesh.layout, mesh.grid_index
-    j_in, j_c, j_out = mesh.eye_cols["left"]
+    j_in, j_c, j_out = mesh.eye_cols
     upper_lid = int(gi[mesh.eye_row, j_c])
     lower_lid = mesh.lower_copy[upper_lid]
     midline = np.where((mesh.part == PART_SKIN) & (mesh.col == 0) & (mesh.mouth_side <= 0))[0]
@@ -105,7 +105,7 @@ def find_anchors(mesh: HeadMesh) -> Anchors:
     chin = int(low[np.argmin(np.abs(mesh.points[low, 1] - L.chin_y) + 10 * (mesh.points[low, 2] < 0.02))])
     upper_lip = int(gi[mesh.mouth_row, 0])
     return Anchors(
-        mouth_corner=int(gi[mesh.mouth_row, mesh.mouth_corner_cols[0]]),
+        mouth_corner=int(gi[mesh.mouth_row, mesh.mouth_corner_col]),
         upper_lip=upper_lip,
         lower_lip=mesh.lower_copy[upper_lip],
         upper_lid=upper_lid,
@@ -118,6 +118,14 @@ def find_anchors(mesh: HeadMesh) -> Anchors:
         mouth_y=float(mesh.points[upper_lip, 1]),
         brow_y=float(L.brow_y),
     )
+
+
+def lip_distance(P: np.ndarray, A: Anchors) -> np.ndarray:
+    """``[V]`` elliptic distance of points ``P [V, 3]`` from the mouth centre in front coordinates:
+    1 about on the lips' outline (half-width to the corner plus 1 mm, 9.5 mm up, 10.5 mm down)."""
+    x, y = P[:, 0], P[:, 1]
+    corner_x = P[A.mouth_corner, 0]
+    return np.hypot(x / (corner_x + 0.001), (y - A.mouth_y) / np.where(y > A.mouth_y, 0.0095, 0.0105))
 
 
 def blob(p: np.ndarray, cx: float, cy: float, sx: float, sy: float, mirrored: bool = True) -> np.ndarray:
@@ -205,7 +213,6 @@ def region_masks(mesh: HeadMesh, A: Anchors, jaw: np.ndarray) -> dict[str, np.nd
     ec = A.eye_center
     outer = P[A.outer_canthus]
     inner = P[A.inner_canthus]
-    brow_arch = L.brow_y + 0.004 * (1.0 - (np.minimum(ax, 0.055) / 0.05) ** 2)
     m: dict[str, np.ndarray] = {}
     ears = np.clip(mesh.ear_height / (0.45 * L.ear_height), 0.0, 1.0) * smoothstep(0.05, 0.065, ax)
     m["ears"] = ears
@@ -217,7 +224,7 @@ def region_masks(mesh: HeadMesh, A: Anchors, jaw: np.ndarray) -> dict[str, np.nd
     scalp = smoothstep(hairline - 0.006, hairline + 0.006, y) * (1.0 - ears)
     m["scalp"] = scalp
     m["forehead"] = smoothstep(L.brow_y + 0.006, L.brow_y + 0.014, y) * (1.0 - scalp) * front * smoothstep(0.065, 0.05, ax)
-    m["brows"] = gauss(y - (brow_arch - 0.001), 0.0042) * smoothstep(0.006, 0.013, ax) * smoothstep(0.062, 0.05, ax) * front
+    m["brows"] = gauss(y - (brow_arch(ax, L) - 0.001), 0.0042) * smoothstep(0.006, 0.013, ax) * smoothstep(0.062, 0.05, ax) * front
     m["glabella"] = blob(P, 0.0, L.brow_y - 0.003, 0.0065, 0.0075) * front
     eq = np.hypot((ax - ec[0]) / (0.5 * (outer[0] - inner[0])), (y - ec[1]) / 0.0062)
     m["eyelids"] = smoothstep(2.0, 1.35, eq) * front
@@ -230,8 +237,7 @@ def region_masks(mesh: HeadMesh, A: Anchors, jaw: np.ndarray) -> dict[str, np.nd
     t = np.clip(((ax - ala[0]) * seg[0] + (y - ala[1]) * seg[1]) / (seg @ seg), 0.0, 1.0)
     dist = np.hypot(ax - (ala[0] + t * seg[0]), y - (ala[1] + t * seg[1]))
     m["nasolabial"] = gauss(dist, 0.0032) * front
-    lip_q = np.hypot(x / (corner[0] + 0.001), (y - A.mouth_y) / np.where(y > A.mouth_y, 0.0095, 0.0105))
-    m["lips"] = smoothstep(1.15, 0.8, lip_q) * front
+    m["lips"] = smoothstep(1.15, 0.8, lip_distance(P, A)) * front
     m["mouth_corners"] = blob(P, corner[0], corner[1], 0.0055, 0.0055) * front
     m["chin"] = blob(P, 0.0, P[A.chin, 1], 0.016, 0.012) * front
     m["jaw"] = jaw * skin

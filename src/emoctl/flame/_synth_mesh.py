@@ -43,12 +43,11 @@ class HeadMesh:
     mirror: np.ndarray  # index of the mirror-image vertex (x -> -x)
     frame: FeatureFrame
     layout: HeadLayout
-    grid_theta: np.ndarray  # [R] row angles
     grid_phi: np.ndarray  # [C] column angles
     mouth_row: int
     eye_row: int
-    mouth_corner_cols: tuple[int, int]  # (left, right)
-    eye_cols: dict[str, tuple[int, int, int]]  # "left"/"right" -> (inner canthus, centre, outer canthus)
+    mouth_corner_col: int  # column of the left mouth corner (the right one is its mirror)
+    eye_cols: tuple[int, int, int]  # left eye: columns of the inner canthus, centre, outer canthus
     grid_index: np.ndarray  # [R, C] vertex at each grid node (the upper copy on a slit)
     lower_copy: dict[int, int]  # upper-copy vertex -> lower-copy vertex along the slits
     sphere_front_pole: dict[int, int]  # part -> vertex
@@ -64,9 +63,8 @@ class HeadMesh:
 
 
 def abs_azimuth(phi: np.ndarray) -> np.ndarray:
-    """``|phi|`` with ``phi`` wrapped to (-pi, pi] (NaN, off the skin, becomes 0)."""
-    phi = np.nan_to_num(phi)
-    return np.abs(np.where(phi > np.pi, phi - 2 * np.pi, phi))
+    """``|phi|`` of grid azimuths (in [-pi, pi], see :func:`grid_angles`); NaN, off the skin, becomes 0."""
+    return np.abs(np.nan_to_num(phi))
 
 
 def _warped_samples(n: int, lo: float, hi: float, density) -> np.ndarray:
@@ -298,8 +296,6 @@ def build_head_mesh(L: HeadLayout, n_rows: int, n_cols: int) -> HeadMesh:
     """Assemble skin grid (with slits), eyeballs and mouth pouch into one mesh."""
     theta, phi = grid_angles(n_rows, n_cols)
     frame, mouth_row, eye_row, j_mc, eye_cols = build_frame(L, theta, phi)
-    C = len(phi)
-    mirror_col = (C - np.arange(C)) % C
     skin = _skin_vertices(L, frame, theta, phi, mouth_row, eye_row, j_mc, eye_cols)
     sample = skin_points(skin.theta, skin.phi, L, frame)
     faces, faces_uv, skin_uv = _skin_faces(skin)
@@ -359,12 +355,11 @@ def build_head_mesh(L: HeadLayout, n_rows: int, n_cols: int) -> HeadMesh:
         mirror=mirror,
         frame=frame,
         layout=L,
-        grid_theta=theta,
         grid_phi=phi,
         mouth_row=mouth_row,
         eye_row=eye_row,
-        mouth_corner_cols=(j_mc, int(mirror_col[j_mc])),
-        eye_cols={"left": eye_cols, "right": tuple(int(mirror_col[j]) for j in eye_cols)},
+        mouth_corner_col=j_mc,
+        eye_cols=eye_cols,
         grid_index=skin.grid_index,
         lower_copy=skin.lower_copy,
         sphere_front_pole=front_pole,

@@ -21,7 +21,8 @@ def smoothstep(edge0: float, edge1: float, x: np.ndarray) -> np.ndarray:
     return t * t * (3.0 - 2.0 * t)
 
 
-def gauss(x: np.ndarray, sigma: float) -> np.ndarray:
+def gauss(x: np.ndarray, sigma: float | np.ndarray) -> np.ndarray:
+    """Unnormalised Gaussian ``exp(-x^2 / (2 sigma^2))``."""
     return np.exp(-0.5 * (x / sigma) ** 2)
 
 
@@ -166,15 +167,17 @@ def base_radius(theta: np.ndarray, phi: np.ndarray, L: HeadLayout) -> np.ndarray
 
 @dataclass
 class SkinSample:
-    """Skin points ``P [N, 3]`` and the feature heights that shaped them (for region masks)."""
+    """Skin points ``P [N, 3]`` and the nose and ear heights that shaped them (for region masks)."""
 
     points: np.ndarray
-    base_points: np.ndarray
     nose: np.ndarray
     ears: np.ndarray
-    lips: np.ndarray
-    brow: np.ndarray
-    socket: np.ndarray
+
+
+def brow_arch(ax: np.ndarray, L: HeadLayout) -> np.ndarray:
+    """Height ``y`` of the brow line at distance ``ax = |x|`` from the midline: highest over the
+    eyes' inner halves, dropping towards the temples."""
+    return L.brow_y + 0.004 * (1.0 - (np.minimum(ax, 0.055) / 0.05) ** 2)
 
 
 def nose_height(x: np.ndarray, y: np.ndarray, L: HeadLayout) -> np.ndarray:
@@ -206,8 +209,7 @@ def skin_points(theta: np.ndarray, phi: np.ndarray, L: HeadLayout, frame: Featur
     ax = np.abs(x)
 
     nose = nose_height(x, y, L) * front
-    brow_arch = L.brow_y + 0.004 * (1.0 - (np.minimum(ax, 0.055) / 0.05) ** 2)
-    brow = L.brow_height * gauss(y - brow_arch, 0.0065) * smoothstep(0.062, 0.045, ax) * front
+    brow = L.brow_height * gauss(y - brow_arch(ax, L), 0.0065) * smoothstep(0.062, 0.045, ax) * front
     socket = -L.socket_depth * gauss(ax - L.eye_x, 0.0125) * gauss(y - L.eye_y, 0.011) * front
     cheekbones = L.cheekbone_height * gauss(ax - L.cheekbone_x, 0.013) * gauss(y - L.cheekbone_y, 0.012) * front
     cheeks = L.cheek_height * gauss(ax - L.cheek_x, 0.015) * gauss(y - L.cheek_y, 0.014) * front
@@ -230,6 +232,4 @@ def skin_points(theta: np.ndarray, phi: np.ndarray, L: HeadLayout, frame: Featur
     if frame is not None:
         envelope = [sphere_far_hit(o, d, c, L.eyeball_radius + 0.0012) for c in frame.eye_centers]
         r = smooth_max([r, *envelope], k=0.0012)
-    return SkinSample(
-        points=o + r[:, None] * d, base_points=p0, nose=nose, ears=ears, lips=lips, brow=brow, socket=socket
-    )
+    return SkinSample(points=o + r[:, None] * d, nose=nose, ears=ears)

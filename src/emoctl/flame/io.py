@@ -12,7 +12,7 @@ import io
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -32,7 +32,7 @@ from emoctl.flame.data import (
     FlameModelData,
     validate_model_data,
 )
-from emoctl.flame.safe_pickle import load_pickle_file, restricted_load
+from emoctl.flame.safe_pickle import restricted_load
 
 FORMAT_NAME = "emoctl-flame"
 FORMAT_VERSION = 1
@@ -230,19 +230,13 @@ def _read_npy(payload: bytes, origin: str) -> Any:
         raise CheckpointError(f"cannot read {origin}: not a valid .npy file ({exc})") from exc
 
 
-def _read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise CheckpointError(f"cannot open '{path}': {exc.strerror or exc}") from exc
-
-
-def _load_npz(path: Path) -> dict:
-    """An ``.npz`` archive as a dict; object members go through the restricted unpickler."""
+def _load_npz(file: BinaryIO, path: Path) -> dict:
+    """An ``.npz`` archive (open binary ``file`` of ``path``) as a dict; object members go through the
+    restricted unpickler."""
     import zipfile
 
     try:
-        with zipfile.ZipFile(io.BytesIO(_read_bytes(path))) as archive:
+        with zipfile.ZipFile(file) as archive:
             members = {name: archive.read(name) for name in archive.namelist()}
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise CheckpointError(f"cannot read '{path}': not a valid .npz archive ({exc})") from exc
@@ -250,14 +244,23 @@ def _load_npz(path: Path) -> dict:
 
 
 def _load_any_dict(path: Path, what: str) -> dict:
-    """A pickle, ``.npy`` (holding a dict) or ``.npz`` file as a dict, without executing code."""
-    head = _read_bytes(path)[:6]
-    if head.startswith(b"PK"):
-        raw: Any = _load_npz(path)
-    elif head.startswith(b"\x93NUMPY"):
-        raw = _read_npy(_read_bytes(path), f"'{path}'")
-    else:
-        raw = load_pickle_file(path)
+    """A pickle, ``.npy`` (holding a dict) or ``.npz`` file as a dict, without executing code.
+
+    The file is opened once: its first bytes pick the reader, which then reads it from the start.
+    """
+    origin = f"'{path}'"
+    try:
+        with path.open("rb") as f:
+            magic = f.read(6)
+            f.seek(0)
+            if magic.startswith(b"PK"):
+                raw: Any = _load_npz(f, path)
+            elif magic.startswith(b"\x93NUMPY"):
+                raw = _read_npy(f.read(), origin)
+            else:
+                raw = restricted_load(f, origin=origin)
+    except OSError as exc:  # the readers turn their own errors into CheckpointError; this is open/read
+        raise CheckpointError(f"cannot open '{path}': {exc.strerror or exc}") from exc
     if not isinstance(raw, dict):
         raise CheckpointError(f"'{path}' is not {what}: it holds a {type(raw).__name__}, not a dict")
     return raw
@@ -333,18 +336,22 @@ def load_flame_model(path: PathLike, landmark_path: PathLike | None = None, *, s
     if not path.is_file():
         raise CheckpointError(f"FLAME model file '{path}' does not exist")
     if _is_safetensors(path):
-        data = _load_converted(path)
+        data = _load_converted(path)  # validated there
+        validated = True
         if source is not None:
             data.source = source
     else:
         data = flame_data_from_pickle_dict(_load_any_dict(path, "a FLAME model"), path, source)
+        validated = False
     if landmark_path is not None:
         idx, bary, names = load_landmark_embedding(landmark_path, num_faces=data.num_faces)
         data.lmk_faces_idx, data.lmk_bary_coords, data.landmark_names = idx, bary.to(data.dtype), names
-    try:
-        validate_model_data(data)
-    except CheckpointError as exc:
-        raise CheckpointError(f"'{path}': {exc}") from exc
+        validated = False
+    if not validated:
+        try:
+            validate_model_data(data)
+        except CheckpointError as exc:
+            raise CheckpointError(f"'{path}': {exc}") from exc
     return data
 
 

@@ -10,10 +10,7 @@ pupil); a dark mouth interior.
 from __future__ import annotations
 
 import numpy as np
-import torch
-from torch import Tensor
 
-from emoctl.flame import FlameModelData
 from emoctl.synthetic.face_frame import FaceFrame, gauss, smooth_noise, smoothstep
 from emoctl.synthetic.traits import IdentityTraits
 
@@ -42,7 +39,9 @@ def hair_mask(frame: FaceFrame, hairline: float) -> np.ndarray:
 
 
 def identity_albedo_numpy(frame: FaceFrame, traits: IdentityTraits) -> np.ndarray:
-    """``[V, 3]`` float64 albedo in [0, 1] (see :func:`identity_albedo`)."""
+    """Neutral albedo ``[V, 3]`` (float64, in [0, 1]) of an identity on the vertices of ``frame``'s head
+    (:meth:`EmotionModel.albedo <emoctl.synthetic.emotion_model.EmotionModel.albedo>` is the float32
+    tensor version)."""
     rng = np.random.default_rng([traits.seed, 0xA1BE])
     R = frame.regions
     x, y = frame.x, frame.y
@@ -89,8 +88,3 @@ def identity_albedo_numpy(frame: FaceFrame, traits: IdentityTraits) -> np.ndarra
     albedo = _mix(albedo, R["mouth_interior"], mouth)
     return np.clip(albedo, 0.0, 1.0)
 
-
-def identity_albedo(head: FlameModelData, traits: IdentityTraits, frame: FaceFrame | None = None) -> Tensor:
-    """Neutral albedo ``[V, 3]`` (float32, [0, 1]) of an identity on ``head``'s vertices."""
-    frame = frame if frame is not None else FaceFrame.of(head)
-    return torch.from_numpy(identity_albedo_numpy(frame, traits).astype(np.float32))

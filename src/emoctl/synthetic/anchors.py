@@ -34,6 +34,13 @@ def anchor_intensities(seed: int, intensity_range: tuple[float, float] = (0.75, 
     return {e: (0.0 if e == "neutral" else round(float(rng.uniform(lo, hi)), 4)) for e in EMOTIONS}
 
 
+def anchor_subject(seed: int, intensity_range: tuple[float, float] = (0.75, 1.25)) -> tuple[SpeakerStyle, dict[str, float]]:
+    """The anchor subject's speaker style and per-emotion intensities: what :func:`anchor_sequences`
+    renders and :func:`make_anchor` records in ``meta``."""
+    style = SpeakerStyle.sample(np.random.default_rng([int(seed), 0x57]))
+    return style, anchor_intensities(seed, intensity_range)
+
+
 def anchor_articulation(seed: int, duration_s: float | None = None, num_frames: int | None = None, fps: float = 30.0,
                         head_motion: float = 1.0) -> Articulation:
     """The anchor's sentence and extras (shared by all its emotions)."""
@@ -43,9 +50,13 @@ def anchor_articulation(seed: int, duration_s: float | None = None, num_frames: 
 def anchor_sequences(seed: int, articulation: Articulation, emotion_model: EmotionModel | None = None,
                      intensity_range: tuple[float, float] = (0.75, 1.25), with_betas: bool = True) -> dict[str, dict[str, torch.Tensor]]:
     """``emotion -> FLAME sequence`` of the anchor subject for every emotion (no rendering)."""
+    return _sequences(seed, articulation, emotion_model, *anchor_subject(seed, intensity_range), with_betas)
+
+
+def _sequences(seed: int, articulation: Articulation, emotion_model: EmotionModel | None, style: SpeakerStyle,
+               intensities: dict[str, float], with_betas: bool = True) -> dict[str, dict[str, torch.Tensor]]:
+    """:func:`anchor_sequences` for a given speaker ``style`` and ``intensities``."""
     model = emotion_model or EmotionModel()
-    style = SpeakerStyle.sample(np.random.default_rng([int(seed), 0x57]))
-    intensities = anchor_intensities(seed, intensity_range)
     betas = sample_betas(int(np.random.SeedSequence([int(seed), 0xB5]).generate_state(1)[0] >> 1)) if with_betas else None
     out = {}
     for emotion in EMOTIONS:
@@ -67,14 +78,14 @@ def make_anchor(anchor_id: str, seed: int, duration_s: float | None = None, num_
     if duration_s is None and num_frames is None:
         duration_s = 4.0
     articulation = anchor_articulation(int(seed), duration_s, num_frames, fps, head_motion)
-    style = SpeakerStyle.sample(np.random.default_rng([int(seed), 0x57]))
-    emotions = anchor_sequences(int(seed), articulation, emotion_model, intensity_range)
+    style, intensities = anchor_subject(int(seed), intensity_range)
+    emotions = _sequences(int(seed), articulation, emotion_model, style, intensities)
     meta = {
         "generator": "emoctl.synthetic",
         "seed": int(seed),
         **articulation.meta(),
         "speaker": {"jaw_gain": style.jaw_gain, "lip_gain": style.lip_gain},
-        "intensity": anchor_intensities(int(seed), intensity_range),
+        "intensity": dict(intensities),
     }
     return AnchorClip(
         anchor_id=anchor_id,

@@ -161,6 +161,7 @@ class GaussianHead:
         [0, 1] (constant over the clip) or ``[T, N, 3]``.
         """
         from emoctl.render import rasterize
+        from emoctl.render.media import to_uint8
 
         if isinstance(chunk_frames, bool) or not isinstance(chunk_frames, int) or chunk_frames < 1:
             raise ShapeError(f"chunk_frames must be a positive int, got {chunk_frames!r}")
@@ -207,5 +208,5 @@ class GaussianHead:
                         rig.height,
                         backgrounds=background,
                     )  # [t, 1, H, W, 3]
-                    out[start:stop, view] = (images[:, 0].clamp(0.0, 1.0) * 255.0 + 0.5).to(torch.uint8).numpy()
+                    out[start:stop, view] = to_uint8(images[:, 0])
         return out

@@ -40,6 +40,7 @@ and :meth:`EmotionModel.appearance` (identity traits, emotion -> albedo change).
 
 from __future__ import annotations
 
+import functools
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -129,6 +130,18 @@ def _emotion_tail(emotion: str) -> np.ndarray:
     return rng.normal(0.0, 0.12, _TAIL) * (16.0 / (16.0 + np.arange(_TAIL))) ** 0.8
 
 
+@functools.lru_cache(maxsize=None)
+def _static_vector(emotion: str) -> np.ndarray:
+    """(a) The emotion's static offset ``[100]`` at intensity 1 (float64, read-only, built once): the
+    named components of :data:`STATIC_OFFSETS` and the fixed tail loading."""
+    vec = np.zeros(NUM_EXPRESSION)
+    for name, value in STATIC_OFFSETS[emotion].items():
+        vec[_IDX[name]] = value
+    vec[len(SEMANTIC_EXPRESSIONS):] = _emotion_tail(emotion)
+    vec.flags.writeable = False
+    return vec
+
+
 class EmotionModel:
     """Ground truth of the synthetic world: ``apply`` (geometry) and ``appearance`` (albedo).
 
@@ -141,25 +154,12 @@ class EmotionModel:
     def __init__(self, head: FlameModelData | None = None):
         self.head = head
         self._frame: FaceFrame | None = None
-        self._static = {e: self._static_vector(e) for e in self.emotions}
 
     # ------------------------------------------------------------------ geometry
     def check_emotion(self, emotion: str) -> str:
         if not isinstance(emotion, str) or emotion.lower() not in self.emotions:
             raise UnknownEmotionError(f"unknown emotion {emotion!r}; the synthetic world has {list(self.emotions)}")
         return emotion.lower()
-
-    def _static_vector(self, emotion: str) -> np.ndarray:
-        vec = np.zeros(NUM_EXPRESSION)
-        for name, value in STATIC_OFFSETS[emotion].items():
-            vec[_IDX[name]] = value
-        vec[len(SEMANTIC_EXPRESSIONS):] = _emotion_tail(emotion)
-        return vec
-
-    def static_offset(self, emotion: str, intensity: float = 1.0) -> Tensor:
-        """(a) The emotion's static expression offset ``[100]`` (float32)."""
-        emotion = self.check_emotion(emotion)
-        return torch.from_numpy((float(intensity) * self._static[emotion]).astype(np.float32))
 
     def apply(self, articulation: Articulation, emotion: str, intensity: float = 1.0, *,
               style: SpeakerStyle | None = None) -> dict[str, Tensor]:
@@ -195,9 +195,10 @@ class EmotionModel:
         named["lip_press"] += 0.6 * lip * c
         named["lower_lip_depress"] += 0.35 * lip * jaw
         named["upper_lip_raise"] += 0.1 * lip * jaw
-        # (a) the static offset
-        for name, value in STATIC_OFFSETS[emotion].items():
-            named[name] += k * value
+        # (a) the static offset on the named components (before the blinks, which override the lids)
+        static = _static_vector(emotion)
+        for name in STATIC_OFFSETS[emotion]:
+            named[name] += k * static[_IDX[name]]
         # blinks close the eyes whatever the emotion does to the lids
         closing = named["eye_close"].clip(0.0, 1.0)
         named["eye_close"] = 1.0 - (1.0 - blink) * (1.0 - closing)
@@ -209,7 +210,7 @@ class EmotionModel:
         curves = np.stack([jaw, rnd, s, c], axis=1)
         if style.tail:
             expr[:, len(SEMANTIC_EXPRESSIONS):] += curves @ np.asarray(style.tail)
-        expr[:, len(SEMANTIC_EXPRESSIONS):] += k * _emotion_tail(emotion)[None]
+        expr[:, len(SEMANTIC_EXPRESSIONS):] += k * static[None, len(SEMANTIC_EXPRESSIONS):]  # (a) its tail loading
         jaw_pose = np.zeros((T, 3))
         jaw_pose[:, 0] = JAW_MAX * style.jaw_gain * jaw
         gaze = articulation.gaze.double().numpy()
@@ -273,10 +274,6 @@ class EmotionModel:
         if self._frame is None:
             self._frame = FaceFrame.of(self.head)
         return self._frame
-
-    def cue_weights(self, emotion: str) -> dict[str, float]:
-        """(c) Which cues the emotion shows, with their weights at intensity 1."""
-        return dict(CUE_WEIGHTS[self.check_emotion(emotion)])
 
     def albedo(self, identity_traits: IdentityTraits | dict[str, Any]) -> Tensor:
         """The identity's neutral albedo ``[V, 3]`` (float32)."""

@@ -14,6 +14,7 @@ import numpy as np
 
 from emoctl.errors import ShapeError
 from emoctl.flame import FlameModelData
+from emoctl.flame._synth_surface import gauss, smoothstep  # the head's own helpers (re-exported here)
 
 _REQUIRED_LANDMARKS = (
     "mouth_corner_l", "nose_tip", "chin", "brow_inner_l", "brow_outer_l", "upper_lid_l", "lower_lid_l",
@@ -23,11 +24,6 @@ _REQUIRED_REGIONS = (
     "forehead", "brows", "glabella", "eyelids", "eye_corners", "cheeks", "nose", "nasolabial", "lips",
     "scalp", "ears", "neck", "eyeballs", "iris", "pupil", "mouth_interior", "skin",
 )  # fmt: skip
-
-
-def smoothstep(edge0: float, edge1: float, x: np.ndarray) -> np.ndarray:
-    t = np.clip((x - edge0) / (edge1 - edge0), 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
 
 
 @dataclass
@@ -78,10 +74,6 @@ class FaceFrame:
 
     def lm(self, name: str) -> np.ndarray:
         return self.landmarks[name]
-
-
-def gauss(d: np.ndarray, sigma: float | np.ndarray) -> np.ndarray:
-    return np.exp(-0.5 * (d / sigma) ** 2)
 
 
 def smooth_noise(rng: np.random.Generator, x: np.ndarray, y: np.ndarray, bumps: int, sigma: tuple[float, float],

@@ -16,7 +16,8 @@ from torch import Tensor
 from emoctl.errors import ShapeError
 from emoctl.flame import FlameModelData, make_synthetic_flame, subdivide
 
-#: Subdivision levels the world supports: 0 (about 4,900 vertices) or 1 (about 19,500).
+#: Highest subdivision level the world supports: 0 (about 4,900 vertices), 1 (about 19,500) or 2
+#: (about 78,000).
 MAX_SUBDIVIDE = 2
 
 
@@ -31,14 +32,23 @@ def check_head_args(head_seed: object, subdivide_times: object) -> tuple[int, in
 
 @functools.lru_cache(maxsize=4)
 def _cached_head(head_seed: int, subdivide_times: int) -> FlameModelData:
-    data = make_synthetic_flame(seed=head_seed)
-    return subdivide(data, subdivide_times) if subdivide_times else data
+    """Level 0 is the procedural head; level ``n`` subdivides the cached level ``n - 1`` once."""
+    if subdivide_times == 0:
+        return make_synthetic_flame(seed=head_seed)
+    return subdivide(_cached_head(head_seed, subdivide_times - 1), 1)
 
 
 def synthetic_head(head_seed: int = 0, subdivide_times: int = 1) -> FlameModelData:
     """The synthetic FLAME-compatible head for ``head_seed``, midpoint-subdivided ``subdivide_times``
     times (cached; do not modify it in place)."""
     return _cached_head(*check_head_args(head_seed, subdivide_times))
+
+
+def same_head(a: FlameModelData, b: FlameModelData) -> bool:
+    """Whether ``a`` and ``b`` are the same head (the same object, or equal rest mesh and faces)."""
+    if a is b:
+        return True
+    return a.num_vertices == b.num_vertices and torch.equal(a.faces, b.faces) and torch.equal(a.v_template, b.v_template)
 
 
 def vertex_normals(vertices: Tensor, faces: Tensor) -> Tensor:

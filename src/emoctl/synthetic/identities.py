@@ -20,7 +20,7 @@ The reference is never what the reenactor renders as ground truth: reenacted fra
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -32,6 +32,7 @@ from emoctl.flame import NUM_SHAPE, FlameModelData
 from emoctl.synthetic.avatar import GaussianHead, RenderSettings
 from emoctl.synthetic.cameras import DEFAULT_DISTANCE, DEFAULT_FOV_DEG, camera_rig
 from emoctl.synthetic.emotion_model import EmotionModel
+from emoctl.synthetic.head import same_head
 from emoctl.synthetic.speech import still_articulation
 from emoctl.synthetic.traits import IdentityTraits
 
@@ -56,8 +57,11 @@ def sample_traits(seed: int) -> IdentityTraits:
 class IdentitySampler:
     """Makes synthetic identities on one head: ``IdentitySampler(head).sample("id-00001", seed=1)``.
 
-    ``image_size``: reference image ``(H, W)`` (an int means square); the other fields are
-    documented in the module docstring.
+    ``image_size``: reference image ``(H, W)`` (an int means square); ``avatar`` /
+    ``emotion_model``: a :class:`~emoctl.synthetic.avatar.GaussianHead` (with settings ``render``)
+    and an :class:`~emoctl.synthetic.emotion_model.EmotionModel` on ``head`` to share with other
+    users of the head (:class:`~emoctl.synthetic.world.SyntheticWorld` passes its own; built here
+    when not given); the other fields are documented in the module docstring.
     """
 
     head: FlameModelData
@@ -68,6 +72,8 @@ class IdentitySampler:
     max_yaw_deg: float = 8.0
     max_pitch_deg: float = 5.0
     render: RenderSettings = RenderSettings()
+    avatar: GaussianHead | None = field(default=None, repr=False, kw_only=True)
+    emotion_model: EmotionModel | None = field(default=None, repr=False, kw_only=True)
 
     def __post_init__(self) -> None:
         if not 0.0 <= float(self.baked_fraction) <= 1.0:
@@ -77,22 +83,14 @@ class IdentitySampler:
             raise ShapeError(f"baked_intensity must be (low, high) with 0 < low <= high, got {self.baked_intensity!r}")
         if not self.shape_std >= 0:
             raise ShapeError(f"shape_std must be >= 0, got {self.shape_std!r}")
-
-    @property
-    def emotion_model(self) -> EmotionModel:
-        model = self.__dict__.get("_emotion_model")
-        if model is None:
-            model = EmotionModel(self.head)
-            object.__setattr__(self, "_emotion_model", model)
-        return model
-
-    @property
-    def avatar(self) -> GaussianHead:
-        avatar = self.__dict__.get("_avatar")
-        if avatar is None:
-            avatar = GaussianHead(self.head, self.render)
-            object.__setattr__(self, "_avatar", avatar)
-        return avatar
+        if self.avatar is None:
+            object.__setattr__(self, "avatar", GaussianHead(self.head, self.render))
+        elif not same_head(self.avatar.head, self.head) or self.avatar.settings != self.render:
+            raise ShapeError("IdentitySampler: avatar must render this sampler's head with its render settings")
+        if self.emotion_model is None:
+            object.__setattr__(self, "emotion_model", EmotionModel(self.head))
+        elif self.emotion_model.head is None or not same_head(self.emotion_model.head, self.head):
+            raise ShapeError("IdentitySampler: emotion_model must be built on this sampler's head")
 
     def reference_choice(self, seed: int) -> tuple[str, float]:
         """``(reference_emotion, intensity)`` of the identity's reference image (``("neutral", 0.0)`` when

@@ -28,7 +28,7 @@ def emotion_grid(identity_seeds: Sequence[int] = (153, 515), *, size: int = 176,
 
     world = SyntheticWorld(0, subdivide=subdivide, baked_fraction=0.0)
     rig = camera_rig([0.0], None, size, distance=0.54, target=(0.0, 0.01, 0.02))
-    anchor = make_anchor("anchor-preview", seed=anchor_seed, duration_s=3.0, cameras=rig)
+    anchor = make_anchor("anchor-preview", seed=anchor_seed, duration_s=3.0, cameras=rig, emotion_model=world.emotion_model)
     jaw = anchor.emotions["neutral"]["jaw_pose"][:, 0]
     anchor = anchor.window(int((jaw - opening * float(jaw.max())).abs().argmin()), 1)
     sampler = world.identity_sampler(32)

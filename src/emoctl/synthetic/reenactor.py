@@ -31,11 +31,11 @@ from emoctl.synthetic.avatar import GaussianHead, RenderSettings, scale_rig
 from emoctl.synthetic.cameras import as_image_size
 from emoctl.synthetic.cues import cue_fields
 from emoctl.synthetic.emotion_model import EmotionModel
-from emoctl.synthetic.head import check_head_args, synthetic_head
+from emoctl.synthetic.head import check_head_args, same_head, synthetic_head
 from emoctl.synthetic.traits import IdentityTraits
 
 #: Version of what the reenactor draws; bump it when pixels change for the same inputs.
-RENDER_VERSION = 1
+RENDER_VERSION = 2  # 2: 8-bit quantisation by emoctl.render.media.to_uint8 (exact .5 ties round to even)
 
 
 class SyntheticReenactor:
@@ -45,13 +45,18 @@ class SyntheticReenactor:
     19,500 at 1); ``image_size``: ``(H, W)`` of the frames (an int means square; must match the
     dataset config); ``render``: :class:`~emoctl.synthetic.avatar.RenderSettings`;
     ``chunk_frames``: frames rasterized per call (memory); ``cache_identities``: how many
-    identities' albedo and cue fields to keep between clips.
+    identities' albedo and cue fields to keep between clips; ``avatar`` / ``emotion_model``: a
+    :class:`~emoctl.synthetic.avatar.GaussianHead` (with settings ``render``) and an
+    :class:`~emoctl.synthetic.emotion_model.EmotionModel` on that head to share with other users of
+    it (:class:`~emoctl.synthetic.world.SyntheticWorld` passes its own; built on first use when not
+    given).
     """
 
     name = "emoctl-synthetic"
 
     def __init__(self, head_seed: int = 0, subdivide: int = 1, image_size: int | tuple[int, int] = 256, *,
-                 render: RenderSettings | None = None, chunk_frames: int = 8, cache_identities: int = 4):
+                 render: RenderSettings | None = None, chunk_frames: int = 8, cache_identities: int = 4,
+                 avatar: GaussianHead | None = None, emotion_model: EmotionModel | None = None):
         self.head_seed, self.subdivide = check_head_args(head_seed, subdivide)
         self.image_size = as_image_size(image_size)
         self.render_settings = render or RenderSettings()
@@ -59,8 +64,12 @@ class SyntheticReenactor:
             raise ShapeError(f"chunk_frames must be a positive int, got {chunk_frames!r}")
         self.chunk_frames = chunk_frames
         self.cache_identities = max(int(cache_identities), 1)
-        self._avatar: GaussianHead | None = None
-        self._model: EmotionModel | None = None
+        if avatar is not None and (not same_head(avatar.head, self.head) or avatar.settings != self.render_settings):
+            raise ShapeError("SyntheticReenactor: avatar must render this reenactor's head with its render settings")
+        if emotion_model is not None and (emotion_model.head is None or not same_head(emotion_model.head, self.head)):
+            raise ShapeError("SyntheticReenactor: emotion_model must be built on this reenactor's head")
+        self._avatar: GaussianHead | None = avatar
+        self._model: EmotionModel | None = emotion_model
         self._cache: OrderedDict[IdentityTraits, tuple[torch.Tensor, dict[str, np.ndarray]]] = OrderedDict()
 
     # ------------------------------------------------------------------ protocol

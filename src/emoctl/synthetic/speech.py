@@ -118,7 +118,6 @@ def _sentence(rng: np.random.Generator, duration: float) -> tuple[list[tuple[str
                 word.append(c)
                 segments.append((c, rng.uniform(0.06, 0.12)))
         words.append("-".join(word))
-        total = sum(d for _, d in segments)
         words_in_phrase += 1
         if words_in_phrase >= phrase_length:  # a pause between phrases
             segments.append(("rest", rng.uniform(0.15, 0.4)))

@@ -27,7 +27,7 @@ from emoctl.emotions import EMOTIONS
 from emoctl.errors import DataError
 from emoctl.flame import FlameModelData
 from emoctl.synthetic.anchors import anchor_articulation, anchor_id, anchor_seed, anchor_sequences, make_anchor
-from emoctl.synthetic.avatar import RenderSettings
+from emoctl.synthetic.avatar import GaussianHead, RenderSettings
 from emoctl.synthetic.cameras import as_image_size, default_rig
 from emoctl.synthetic.emotion_model import EmotionModel
 from emoctl.synthetic.head import check_head_args, synthetic_head
@@ -45,7 +45,12 @@ def _positive_int(value: object, name: str) -> int:
 
 
 class SyntheticWorld:
-    """One synthetic world: ``SyntheticWorld(seed, head_seed=0, subdivide=1, baked_fraction=0.3)``."""
+    """One synthetic world: ``SyntheticWorld(seed, head_seed=0, subdivide=1, baked_fraction=0.3)``.
+
+    The world owns one :attr:`avatar` (the Gaussian renderer of :attr:`head`) and one
+    :attr:`emotion_model`, built on first use and shared by its identity samplers, anchors and
+    reenactors.
+    """
 
     def __init__(self, seed: int = 0, *, head_seed: int = 0, subdivide: int = 1, baked_fraction: float = 0.3,
                  render: RenderSettings | None = None):
@@ -56,6 +61,7 @@ class SyntheticWorld:
         self.baked_fraction = float(baked_fraction)
         self.render = render or RenderSettings()
         self._model: EmotionModel | None = None
+        self._avatar: GaussianHead | None = None
         self._samplers: dict[tuple[int, int], IdentitySampler] = {}
 
     @property
@@ -65,16 +71,24 @@ class SyntheticWorld:
 
     @property
     def emotion_model(self) -> EmotionModel:
+        """The world's emotion model (on :attr:`head`)."""
         if self._model is None:
             self._model = EmotionModel(self.head)
         return self._model
+
+    @property
+    def avatar(self) -> GaussianHead:
+        """The world's Gaussian renderer of :attr:`head` with the world's render settings."""
+        if self._avatar is None:
+            self._avatar = GaussianHead(self.head, self.render)
+        return self._avatar
 
     def identity_sampler(self, image_size: int | tuple[int, int] = 256) -> IdentitySampler:
         """The world's identity sampler for reference images of ``image_size`` (cached per size)."""
         size = as_image_size(image_size)
         if size not in self._samplers:
             self._samplers[size] = IdentitySampler(self.head, image_size=size, baked_fraction=self.baked_fraction,
-                                                   render=self.render)
+                                                   render=self.render, avatar=self.avatar, emotion_model=self.emotion_model)
         return self._samplers[size]
 
     def identities(self, n: int, *, image_size: int | tuple[int, int] = 256, start: int = 0) -> list[Identity]:
@@ -92,7 +106,9 @@ class SyntheticWorld:
         ]
 
     def reenactor(self, image_size: int | tuple[int, int] = 256, chunk_frames: int = 8) -> SyntheticReenactor:
-        return SyntheticReenactor(self.head_seed, self.subdivide, image_size, render=self.render, chunk_frames=chunk_frames)
+        """A reenactor rendering with the world's avatar and emotion model."""
+        return SyntheticReenactor(self.head_seed, self.subdivide, image_size, render=self.render, chunk_frames=chunk_frames,
+                                  avatar=self.avatar, emotion_model=self.emotion_model)
 
 
 def _config(config: DatasetConfig | str, frames: int | None, image_size: int | tuple[int, int] | None) -> DatasetConfig:
