@@ -65,7 +65,7 @@ def run_demo(out: str | Path = "demo-out", *, quick: bool = False, seed: int = 0
              settings: DemoSettings | None = None) -> dict:
     """Run the demo into ``out``; returns the summary also written to ``out/summary.json``."""
     from emoctl.data import verify
-    from emoctl.synthetic import SyntheticWorld, build_synthetic_dataset, geometry_sequences
+    from emoctl.synthetic import SyntheticWorld, build_synthetic_dataset, geometry_sequences, synthetic_head
 
     s = settings or (QUICK if quick else DemoSettings())
     out = Path(out)
@@ -97,7 +97,7 @@ def run_demo(out: str | Path = "demo-out", *, quick: bool = False, seed: int = 0
     train = {a: pack_anchor(e) for a, e in train_seqs.anchors.items()}
     heldout = {a: pack_anchor(e) for a, e in held_seqs.anchors.items()}
     world = SyntheticWorld(seed, subdivide=s.subdivide)
-    coarse = SyntheticWorld(seed, subdivide=0).head  # the vertex loss runs on the coarse head
+    coarse = synthetic_head(world.head_seed, 0)  # the vertex loss runs on the coarse head
     vertices = VertexLoss(coarse)
     mods = EmotionModulators(emotions=EMOTIONS, token_dim=None)
     shortest = min(p.shape[0] for anchor in train.values() for p in anchor.values())
@@ -190,10 +190,9 @@ def _render_figures(out: Path, s: DemoSettings, world, mods: EmotionModulators, 
     """Retarget grid, interpolation strip and side-by-side video of one held-out sentence
     (``anchor``: emotion -> FLAME sequence; ``packed``: the same as :func:`pack_anchor` gives)."""
     from emoctl.render import write_video
-    from emoctl.synthetic import GaussianHead, default_rig
+    from emoctl.synthetic import default_rig
 
-    head = world.head
-    avatar = GaussianHead(head, world.render)
+    avatar = world.avatar
     identity = world.identities(1, image_size=s.render_size)[0]
     albedo = world.emotion_model.albedo(identity.traits)
     rig = default_rig(1, s.render_size)
