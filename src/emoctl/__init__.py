@@ -24,7 +24,8 @@ from emoctl.errors import (
     UnknownEmotionError,
 )
 from emoctl.geometry import GeometryModulator
-from emoctl.modulators import EmotionModulators, ModulatorConfig
+from emoctl.config import ModulatorConfig
+from emoctl.modulators import EmotionModulators
 
 __all__ = [
     "EMOTIONS",

@@ -19,8 +19,8 @@ from torch import nn
 from emoctl.adapters import Adapter, HookHandle, find_adapter, get_adapter
 from emoctl.emotions import EmotionLabel
 from emoctl.errors import AlreadyWrappedError, NotWrappedError
-from emoctl.geometry import pack_expression_jaw, unpack_expression_jaw
-from emoctl.modulators import EmotionModulators, ModulatorConfig
+from emoctl.config import ModulatorConfig
+from emoctl.modulators import EmotionModulators
 
 _ATTR = "_emoctl_controller"
 _DISABLED = object()
@@ -120,21 +120,10 @@ class EmotionController(EmotionModulators):
             return flame_params
         if not isinstance(flame_params, Mapping):
             raise TypeError(f"flame_params must be a dict of tensors, got {type(flame_params).__name__}")
-        params, added = pack_expression_jaw(flame_params, self.config.expression_dim)
-        self._check_device(params)
-        modulated = self.modulate_sequence(params, label)
-        return unpack_expression_jaw(modulated, flame_params, added)
+        return self.retarget(flame_params, label)
 
     def attention_gate(self, layer: int, like: torch.Tensor) -> torch.Tensor:
         return self.appearance.gate(layer).to(dtype=like.dtype)
-
-    def _check_device(self, like: torch.Tensor) -> None:
-        device = self.embedding.table.device
-        if like.device != device:
-            raise RuntimeError(
-                f"the emotion modulators are on {device} but the backbone's tensors are on {like.device}; "
-                f"move them with ctl.to({str(like.device)!r})"
-            )
 
     # ------------------------------------------------------------------ attach / detach
     def _attach(self) -> None:

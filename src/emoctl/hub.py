@@ -17,15 +17,13 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
+from torch import nn
 
 from emoctl._files import fsync_dir, sha256_file, write_durable
+from emoctl.config import ModulatorConfig, parse_parts
 from emoctl.errors import CheckpointError
-
-if TYPE_CHECKING:
-    from emoctl.modulators import EmotionModulators, ModulatorConfig
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
@@ -35,7 +33,7 @@ _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$"
 
 
 # ---------------------------------------------------------------------------------- saving
-def save_checkpoint(modulators: "EmotionModulators", directory, *, model_card: str | None = None) -> Path:
+def save_checkpoint(modulators: nn.Module, directory, *, model_card: str | None = None) -> Path:
     """Write the modulators to ``directory`` (created if needed); returns the folder.
 
     Every file is written to a staging folder inside ``directory`` and flushed to disk first,
@@ -71,7 +69,7 @@ def save_checkpoint(modulators: "EmotionModulators", directory, *, model_card: s
     return directory
 
 
-def render_model_card(modulators: "EmotionModulators") -> str:
+def render_model_card(modulators: nn.Module) -> str:
     """A Hub model card (YAML front matter + usage) for the modulators."""
     cfg = modulators.config
     n_params = sum(p.numel() for p in modulators.parameters())
@@ -127,8 +125,6 @@ def read_checkpoint(pretrained, *, revision=None, cache_dir=None, local_files_on
     Raises :class:`CheckpointError` for a missing folder or repo, a revision that is not cached
     while offline, a corrupt or tampered file.
     """
-    from emoctl.modulators import ModulatorConfig
-
     config_path, weights_path, source = _resolve_files(pretrained, revision, cache_dir, local_files_only, token)
     try:
         raw = json.loads(Path(config_path).read_text(encoding="utf-8"))
@@ -202,11 +198,9 @@ def _load_safetensors(path, source) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"{source}: model.safetensors is corrupt or unreadable ({e})") from None
 
 
-def load_checkpoint_into(modulators: "EmotionModulators", pretrained, *, parts="all", **resolve_kwargs) -> None:
+def load_checkpoint_into(modulators: nn.Module, pretrained, *, parts="all", **resolve_kwargs) -> None:
     """Strictly load a checkpoint into existing modulators (see ``EmotionModulators.load_pretrained``)."""
-    from emoctl.modulators import _check_parts
-
-    parts = _check_parts(parts)
+    parts = parse_parts(parts)
     config, tensors, source = read_checkpoint(pretrained, **resolve_kwargs)
     problems = modulators.config.mismatches(config, parts)
     if problems:
@@ -219,7 +213,7 @@ def load_checkpoint_into(modulators: "EmotionModulators", pretrained, *, parts="
     assign_state(modulators, tensors, parts=parts, source=source)
 
 
-def assign_state(modulators: "EmotionModulators", tensors: dict, *, parts, source: str) -> None:
+def assign_state(modulators: nn.Module, tensors: dict, *, parts, source: str) -> None:
     """Copy ``tensors`` into the modules of ``parts``, all-or-nothing, after checking names and shapes."""
     current = modulators.state_dict()
     wanted = {k for k in current if k.split(".", 1)[0] in parts}

@@ -13,105 +13,19 @@ without any backbone, e.g. to retarget a FLAME sequence::
 from __future__ import annotations
 
 import dataclasses
-import json
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 
 import torch
 from torch import nn
 
-from emoctl._version import __version__
-from emoctl.appearance import APPEARANCE_MODES, AppearanceModulator
-from emoctl.emotions import EmotionEmbedding, EmotionLabel, Vocabulary, parse_emotion
-from emoctl.errors import CheckpointError, ShapeError
+from emoctl import hub
+from emoctl.appearance import AppearanceModulator
+from emoctl.config import PARTS, ModulatorConfig, parse_parts
+from emoctl.emotions import EmotionEmbedding, EmotionLabel, parse_emotion
+from emoctl.errors import ShapeError
 from emoctl.geometry import GeometryModulator, pack_expression_jaw, unpack_expression_jaw
 
-PARTS = ("embedding", "geometry", "appearance")
-CONFIG_FORMAT = "emoctl-modulators"
-CONFIG_FORMAT_VERSION = 1
-
-
-@dataclass(frozen=True)
-class ModulatorConfig:
-    """Every number needed to rebuild the modulators; written to ``config.json``.
-
-    ``token_dim`` is the backbone's appearance-token width (``None``: no appearance path).
-    """
-
-    emotions: tuple[str, ...]
-    token_dim: int | None = None
-    emotion_dim: int = 256
-    expression_dim: int = 100
-    geometry_dim: int = 256
-    geometry_layers: int = 4
-    geometry_heads: int = 4
-    geometry_tokens: int = 4
-    appearance_tokens: int = 4
-    appearance_mode: str = "concat"
-    gate_layers: int = 0
-    adapter: str | None = None
-    extra: dict = field(default_factory=dict, compare=False)
-
-    def __post_init__(self):
-        object.__setattr__(self, "emotions", tuple(Vocabulary.from_spec(self.emotions)))
-        for name in ("emotion_dim", "expression_dim", "geometry_dim", "geometry_layers", "geometry_heads",
-                     "geometry_tokens", "appearance_tokens", "gate_layers", "token_dim"):
-            value = getattr(self, name)
-            if value is None and name == "token_dim":
-                continue
-            if not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "gate_layers" else 1):
-                raise ValueError(f"ModulatorConfig.{name} must be a positive int, got {value!r}")
-        if self.appearance_mode not in APPEARANCE_MODES:
-            raise ValueError(f"appearance_mode must be one of {APPEARANCE_MODES}, got {self.appearance_mode!r}")
-
-    @property
-    def vocabulary(self) -> Vocabulary:
-        return Vocabulary(self.emotions)
-
-    def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["emotions"] = list(self.emotions)
-        extra = d.pop("extra")
-        return {"format": CONFIG_FORMAT, "format_version": CONFIG_FORMAT_VERSION, "emoctl_version": __version__, **d, **extra}
-
-    @classmethod
-    def from_dict(cls, d: Mapping) -> "ModulatorConfig":
-        if d.get("format") != CONFIG_FORMAT:
-            raise CheckpointError(
-                f"config.json is not an emoctl modulator config (format={d.get('format')!r}, expected {CONFIG_FORMAT!r})"
-            )
-        if int(d.get("format_version", 0)) > CONFIG_FORMAT_VERSION:
-            raise CheckpointError(
-                f"config.json has format_version {d.get('format_version')}, newer than this emoctl "
-                f"({__version__}) reads ({CONFIG_FORMAT_VERSION}); upgrade emoctl"
-            )
-        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
-        known = {k: v for k, v in d.items() if k in names}
-        extra = {k: v for k, v in d.items() if k not in names and k not in ("format", "format_version", "emoctl_version")}
-        try:
-            return cls(**known, extra=extra)
-        except (TypeError, ValueError) as e:
-            raise CheckpointError(f"config.json is invalid: {e}") from None
-
-    def mismatches(self, other: "ModulatorConfig", parts: tuple[str, ...]) -> list[str]:
-        """Human-readable differences between a checkpoint's config (``other``) and this one that
-        matter when loading ``parts``."""
-        fields = ["emotions", "emotion_dim"]
-        if "geometry" in parts:
-            fields += ["expression_dim", "geometry_dim", "geometry_layers", "geometry_heads", "geometry_tokens"]
-        if "appearance" in parts:
-            fields += ["token_dim", "appearance_tokens", "appearance_mode", "gate_layers", "adapter"]
-        out = []
-        for name in fields:
-            mine, theirs = getattr(self, name), getattr(other, name)
-            if mine != theirs:
-                what = {"emotions": "emotion vocabulary", "token_dim": "backbone token width", "adapter": "backbone adapter"}
-                out.append(f"{what.get(name, name)}: checkpoint has {_fmt(theirs)}, this model has {_fmt(mine)}")
-        return out
-
-
-def _fmt(v) -> str:
-    return json.dumps(list(v)) if isinstance(v, tuple) else repr(v)
+__all__ = ["EmotionModulators", "ModulatorConfig"]
 
 
 class EmotionModulators(nn.Module):
@@ -178,13 +92,23 @@ class EmotionModulators(nn.Module):
         ``[B, T, E+3]``.
         """
         if isinstance(flame_params, torch.Tensor):
+            self._check_device(flame_params)
             return self.modulate_sequence(flame_params, emotion, mask)
         params, added = pack_expression_jaw(flame_params, self.config.expression_dim)
+        self._check_device(params)
         return unpack_expression_jaw(self.modulate_sequence(params, emotion, mask), flame_params, added)
+
+    def _check_device(self, like: torch.Tensor) -> None:
+        device = self.embedding.table.device
+        if like.device != device:
+            raise RuntimeError(
+                f"the emotion modulators are on {device} but the input tensors are on {like.device}; "
+                f"move them with .to({str(like.device)!r})"
+            )
 
     # ----------------------------------------------------------------- parameters
     def part_modules(self, parts=None) -> dict[str, nn.Module]:
-        parts = _check_parts(parts)
+        parts = parse_parts(parts)
         mods = {"embedding": self.embedding, "geometry": self.geometry, "appearance": self.appearance}
         return {p: mods[p] for p in parts if mods[p] is not None}
 
@@ -201,9 +125,7 @@ class EmotionModulators(nn.Module):
         Only the added modules are saved. Files are staged and moved into place with
         ``os.replace``, so an interrupted save leaves the previous checkpoint intact.
         """
-        from emoctl.hub import save_checkpoint
-
-        save_checkpoint(self, save_directory, model_card=model_card)
+        hub.save_checkpoint(self, save_directory, model_card=model_card)
 
     def load_pretrained(self, pretrained, *, parts="all", revision=None, cache_dir=None, local_files_only=None, token=None):
         """Load weights from a local folder or a Hub repo id (``revision`` = branch, tag or commit).
@@ -214,9 +136,7 @@ class EmotionModulators(nn.Module):
         (paper 4.4.2). Nothing changes unless everything checks out. Works offline from the Hub
         cache when the revision is cached (``HF_HUB_OFFLINE=1``).
         """
-        from emoctl.hub import load_checkpoint_into
-
-        load_checkpoint_into(
+        hub.load_checkpoint_into(
             self, pretrained, parts=parts, revision=revision, cache_dir=cache_dir,
             local_files_only=local_files_only, token=token,
         )
@@ -225,36 +145,17 @@ class EmotionModulators(nn.Module):
     @classmethod
     def from_pretrained(cls, pretrained, *, revision=None, cache_dir=None, local_files_only=None, token=None):
         """Build modulators from a checkpoint's ``config.json`` and load its weights."""
-        from emoctl.hub import read_checkpoint
-
-        config, tensors, _ = read_checkpoint(
+        config, tensors, _ = hub.read_checkpoint(
             pretrained, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token
         )
         mods = cls(config)
-        from emoctl.hub import assign_state
-
-        assign_state(mods, tensors, parts=PARTS, source=str(pretrained))
+        hub.assign_state(mods, tensors, parts=PARTS, source=str(pretrained))
         return mods
 
     def push_to_hub(self, repo_id: str, *, private: bool | None = None, token=None, revision=None,
                     commit_message: str = "Upload emoctl modulators", create_pr: bool = False):
         """Save to a temporary folder and upload it to ``repo_id`` in one commit."""
-        from emoctl.hub import push_checkpoint
-
-        return push_checkpoint(
+        return hub.push_checkpoint(
             self, repo_id, private=private, token=token, revision=revision,
             commit_message=commit_message, create_pr=create_pr,
         )
-
-
-def _check_parts(parts) -> tuple[str, ...]:
-    if parts is None or parts == "all":
-        return PARTS
-    if parts == "geometry":
-        return ("embedding", "geometry")
-    if isinstance(parts, str):
-        parts = (parts,)
-    unknown = [p for p in parts if p not in PARTS]
-    if unknown:
-        raise ValueError(f"unknown part(s) {unknown}; parts are {list(PARTS)}, 'all' or 'geometry'")
-    return tuple(p for p in PARTS if p in parts)
