@@ -4,7 +4,7 @@ Built-in: ``lam`` (:class:`LAMAdapter`). Third-party adapters register through
 :func:`register_adapter` or the ``emoctl.adapters`` entry-point group.
 """
 
-from emoctl.adapters.base import Adapter, EmotionInjector, HookHandle
+from emoctl.adapters.base import Adapter, EmotionInjector, HookHandle, rollback_on_error
 from emoctl.adapters.lam import LAMAdapter
 from emoctl.adapters.registry import (
     ENTRY_POINT_GROUP,
@@ -27,5 +27,6 @@ __all__ = [
     "find_adapter",
     "get_adapter",
     "register_adapter",
+    "rollback_on_error",
     "unregister_adapter",
 ]

@@ -8,8 +8,9 @@ nothing else: no weights of its own, no changes to the backbone's modules or sta
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import torch
@@ -50,6 +51,21 @@ class HookHandle:
 
     def __repr__(self) -> str:
         return f"HookHandle({self.description!r}, active={self._remove is not None})"
+
+
+@contextlib.contextmanager
+def rollback_on_error(handles: list[HookHandle]) -> Iterator[list[HookHandle]]:
+    """Collect handles while installing hooks; if the block raises, remove them (last first).
+
+    ``with rollback_on_error([]) as handles: handles.append(...)`` — a failed install leaves the
+    model as it was.
+    """
+    try:
+        yield handles
+    except BaseException:
+        for handle in reversed(handles):
+            handle.remove()
+        raise
 
 
 class Adapter(ABC):

@@ -25,7 +25,7 @@ from contextvars import ContextVar
 import torch
 from torch import nn
 
-from emoctl.adapters.base import Adapter, EmotionInjector, HookHandle
+from emoctl.adapters.base import Adapter, EmotionInjector, HookHandle, rollback_on_error
 from emoctl.adapters.joint_attention import GatedEmotionJointAttention
 from emoctl.errors import ShapeError
 
@@ -96,8 +96,7 @@ class LAMAdapter(Adapter):
         return len(self.transformer.layers)
 
     def install(self, injector: EmotionInjector) -> list[HookHandle]:
-        handles = []
-        try:
+        with rollback_on_error([]) as handles:
             if injector.appearance_mode == "gated":
                 handles += self._install_gated_attention(injector)
             else:
@@ -107,10 +106,6 @@ class LAMAdapter(Adapter):
                 fn = getattr(self.model, name, None)
                 if callable(fn) and _flame_params_position(fn) is not None:
                     handles.append(self._patch_flame_entry(name, injector, inside))
-        except BaseException:
-            for h in reversed(handles):
-                h.remove()
-            raise
         return handles
 
     # -------------------------------------------------------------- appearance: concat
@@ -167,12 +162,11 @@ class LAMAdapter(Adapter):
                 return fresh_tokens(hidden_states)
             return tokens
 
-        handles = []
-        pre = transformer.register_forward_pre_hook(compute_once, with_kwargs=True)
-        handles.append(HookHandle(pre.remove, "emotion tokens computed once per model.transformer call"))
-        post = transformer.register_forward_hook(clear, with_kwargs=True, always_call=True)
-        handles.append(HookHandle(post.remove, "shared emotion tokens cleared after model.transformer"))
-        try:
+        with rollback_on_error([]) as handles:
+            pre = transformer.register_forward_pre_hook(compute_once, with_kwargs=True)
+            handles.append(HookHandle(pre.remove, "emotion tokens computed once per model.transformer call"))
+            post = transformer.register_forward_hook(clear, with_kwargs=True, always_call=True)
+            handles.append(HookHandle(post.remove, "shared emotion tokens cleared after model.transformer"))
             for i, block in enumerate(transformer.layers):
                 attn = block.attn
                 original = getattr(attn, "processor", None)
@@ -182,10 +176,6 @@ class LAMAdapter(Adapter):
                 _set_processor(attn, wrapper)
                 handles.append(HookHandle(functools.partial(_restore_processor, attn, wrapper, original),
                                           f"gated emotion attention in layers[{i}]"))
-        except BaseException:
-            for h in reversed(handles):
-                h.remove()
-            raise
         return handles
 
     # -------------------------------------------------------------- geometry
