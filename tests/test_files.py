@@ -24,7 +24,7 @@ def test_written_files_get_the_usual_permissions(tmp_path, umask_022):
     assert path.read_bytes() == b"abc"
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
 
-    from emoctl.render import save_png
+    from emoctl.media import save_png
 
     png = save_png(np.zeros((2, 2, 3), dtype=np.uint8), tmp_path / "b.png")
     assert stat.S_IMODE(png.stat().st_mode) == 0o644

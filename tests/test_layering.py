@@ -11,6 +11,7 @@ LAYERS = {
     "emoctl._files": 0,
     "emoctl._checks": 0,
     "emoctl.errors": 0,
+    "emoctl.media": 0.5,
     "emoctl.emotions": 1,
     "emoctl.geometry": 2,
     "emoctl.appearance": 3,

@@ -48,11 +48,11 @@ from emoctl.data.layout import (
     mp4_view_file,
     png_frame_file,
 )
-from emoctl.data.media import encode_png, write_mp4
 from emoctl.data.records import timestamps_digest
 from emoctl.data.transforms import transforms_for_clip
 from emoctl.data.types import AnchorClip, Identity
 from emoctl.emotions import Vocabulary
+from emoctl.media import encode_png, write_mp4
 
 
 def _write_files(root: Path, directory: str, files: dict[str, bytes], tag: str) -> tuple[dict[str, Any], int]:
