@@ -24,7 +24,7 @@ def test_written_files_get_the_usual_permissions(tmp_path, umask_022):
     assert path.read_bytes() == b"abc"
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
 
-    from emoctl.render import save_png
+    from emoctl.media import save_png
 
     png = save_png(np.zeros((2, 2, 3), dtype=np.uint8), tmp_path / "b.png")
     assert stat.S_IMODE(png.stat().st_mode) == 0o644
@@ -47,3 +47,19 @@ def test_flame_files_are_written_through_it(tmp_path, umask_022):
 
     path = save_flame_model(make_synthetic_flame(), tmp_path / "head.safetensors")
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_skip_identical_and_temporary_prefix(tmp_path):
+    path = tmp_path / "m.json"
+    assert atomic_write_bytes(path, b"x", skip_identical=True) == path
+    os.utime(path, ns=(1, 1))
+    assert atomic_write_bytes(path, b"x", skip_identical=True) is None  # same bytes: untouched
+    assert path.stat().st_mtime_ns == 1
+    assert atomic_write_bytes(path, b"yy", skip_identical=True) == path and path.read_bytes() == b"yy"
+    os.utime(path, ns=(1, 1))
+    assert atomic_write_bytes(path, b"yy") == path and path.stat().st_mtime_ns != 1  # default: always written
+    with pytest.raises(RuntimeError, match="killed"):
+        with atomic_path(path, tmp_prefix=".tmp-s0of2-") as tmp:
+            assert tmp.name.startswith(".tmp-s0of2-") and tmp.parent == path.parent
+            raise RuntimeError("killed")
+    assert path.read_bytes() == b"yy" and [p.name for p in tmp_path.iterdir()] == ["m.json"]

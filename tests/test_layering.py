@@ -9,7 +9,9 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = {
     "emoctl._version": 0,
     "emoctl._files": 0,
+    "emoctl._checks": 0,
     "emoctl.errors": 0,
+    "emoctl.media": 0.5,
     "emoctl.emotions": 1,
     "emoctl.geometry": 2,
     "emoctl.appearance": 3,

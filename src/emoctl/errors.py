@@ -49,3 +49,12 @@ class CheckpointError(EmoctlError, ValueError):
 
 class DataError(EmoctlError, ValueError):
     """A data set, manifest or data file that is missing, corrupt or inconsistent."""
+
+
+class RenderArgumentError(EmoctlError, ValueError):
+    """A non-tensor argument of a render call or a media writer (size, count, clipping plane,
+    backend, file type, frame rate) is invalid."""
+
+
+class MissingDependencyError(EmoctlError, ImportError):
+    """An optional dependency (imageio for videos, gsplat for CUDA) is not installed."""

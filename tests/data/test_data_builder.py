@@ -13,7 +13,7 @@ import torch
 import emoctl.data.writers as writers
 from emoctl.data import DatasetConfig, PassThroughTracker, ReenactedClip, build_dataset, verify
 from emoctl.data.io import load_tensors
-from emoctl.data.media import read_mp4, read_png
+from emoctl.media import read_mp4, read_png
 from emoctl.emotions import Vocabulary
 from emoctl.errors import DataError, ShapeError
 from synced_tiny import (

@@ -13,7 +13,7 @@ import numpy as np
 from emoctl.data import verify
 from emoctl.data.cli import main as cli_main
 from emoctl.data.io import canonical_json, file_record, flame_to_bytes, load_tensors
-from emoctl.data.media import encode_png
+from emoctl.media import encode_png
 from emoctl.data.records import clip_entry
 from emoctl.data.transforms import transforms_for_clip
 from emoctl.data.reader import clip_cameras
@@ -138,7 +138,7 @@ def test_unlisted_clip_directories_files_and_leftovers_are_reported(tiny_copy):
 
 
 def test_an_mp4_view_with_a_frame_less_is_reported(tmp_path):
-    from emoctl.data.media import read_mp4, write_mp4
+    from emoctl.media import read_mp4, write_mp4
     from synced_tiny import build_tiny
 
     build_tiny(tmp_path, frame_format="mp4", num_identities=1, num_anchors=1)

@@ -19,10 +19,11 @@ from typing import Any, Iterable
 import numpy as np
 import torch
 
+from emoctl._files import atomic_write_bytes
 from emoctl.data.cameras import CameraRig
 from emoctl.data.config import DatasetConfig
 from emoctl.data.flame_params import validate_flame_sequence
-from emoctl.data.io import TMP_PREFIX, atomic_write_bytes, canonical_json, parse_json, read_json
+from emoctl.data.io import TMP_PREFIX, canonical_json, parse_json, read_json, temporary_prefix
 from emoctl.data.layout import (
     BUILD_INFO,
     CLIP_JSON,
@@ -153,7 +154,7 @@ def build_dataset(
         "anchors": [anchor_entries[k] for k in sorted(anchor_entries)],
         "clips": clip_entries,
     }
-    atomic_write_bytes(own_shard, canonical_json(shard_record), tag=tag)
+    atomic_write_bytes(own_shard, canonical_json(shard_record), skip_identical=True, tmp_prefix=temporary_prefix(tag))
     manifest_path = merge_shards(root, num_shards=1) if count == 1 else None
     return BuildSummary(
         clips_written=written,
@@ -261,7 +262,7 @@ def _check_or_write_build_info(root: Path, header: dict[str, Any]) -> None:
                 "build into a new folder, or delete it to start over"
             )
         return
-    atomic_write_bytes(path, canonical_json(header), tag="build")
+    atomic_write_bytes(path, canonical_json(header), skip_identical=True, tmp_prefix=temporary_prefix("build"))
 
 
 def _existing_clip_entry(final_dir: Path, key: str, num_frames: int) -> dict[str, Any] | None:

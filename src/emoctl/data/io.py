@@ -1,8 +1,9 @@
 """Durable, atomic file writes, checksums, canonical JSON and safetensors for the dataset.
 
 Every file of a dataset is written either inside a temporary clip directory that is renamed into
-place once complete (see :mod:`emoctl.data.builder`), or with :func:`atomic_write_bytes` (a
-temporary sibling, ``fsync``, ``os.replace``). Either way a reader never sees half a file.
+place once complete (see :mod:`emoctl.data.builder`), or with :func:`emoctl._files.atomic_write_bytes`
+(a temporary sibling named with :func:`temporary_prefix`, ``fsync``, ``os.replace``; identical
+bytes are not rewritten). Either way a reader never sees half a file.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ import torch
 
 from emoctl.data.flame_params import FlameSequence
 from emoctl._files import fsync_dir, sha256_file, write_durable  # noqa: F401  (re-exported for the data layer)
+from emoctl._files import unique_sibling
 from emoctl.errors import DataError
 
 #: Temporary files and directories start with this prefix; a build removes its own leftovers.
@@ -60,26 +61,14 @@ def parse_json(data: bytes, what: str, path: str | os.PathLike[str]) -> Any:
         raise DataError(f"{what}: {os.fspath(path)} is not valid JSON ({exc})") from None
 
 
+def temporary_prefix(tag: str) -> str:
+    """How the names of a build's temporary files and directories for ``tag`` start."""
+    return f"{TMP_PREFIX}{tag}-"
+
+
 def temporary_sibling(path: Path, tag: str) -> Path:
-    """A unique name next to ``path`` that starts with :data:`TMP_PREFIX` and ``tag``."""
-    return path.parent / f"{TMP_PREFIX}{tag}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, tag: str = "file") -> bool:
-    """Write ``data`` to ``path`` atomically; skip (return False) when the file already holds exactly ``data``."""
-    path = Path(path)
-    if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_sibling(path, tag)
-    try:
-        write_durable(tmp, data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
-    return True
+    """A unique name next to ``path`` that starts with :func:`temporary_prefix` of ``tag``."""
+    return unique_sibling(path, temporary_prefix(tag))
 
 
 def flame_to_bytes(seq: Mapping[str, torch.Tensor]) -> bytes:

@@ -11,7 +11,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from emoctl.data.io import atomic_write_bytes, canonical_json, read_json
+from emoctl._files import atomic_write_bytes
+from emoctl.data.io import canonical_json, read_json, temporary_prefix
 from emoctl.data.layout import CLIP_JSON, MANIFEST, SHARDS_DIR, shard_file
 from emoctl.data.records import HEADER_FIELDS, header_differences
 from emoctl.errors import DataError
@@ -69,7 +70,7 @@ def merge_shards(out_dir: str | Path, *, num_shards: int | None = None) -> Path:
     manifest["anchors"] = [anchors[k] for k in jobs["anchors"]]
     manifest["clips"] = [clips[k] for k in expected]
     path = root / MANIFEST
-    atomic_write_bytes(path, canonical_json(manifest), tag="manifest")
+    atomic_write_bytes(path, canonical_json(manifest), skip_identical=True, tmp_prefix=temporary_prefix("manifest"))
     return path
 
 

@@ -23,7 +23,7 @@ from emoctl.data.layout import (
     mp4_view_file,
     png_frame_file,
 )
-from emoctl.data.media import read_mp4, read_png
+from emoctl.media import read_mp4, read_png
 from emoctl.data.transforms import cameras_from_transforms
 from emoctl.errors import DataError
 

@@ -36,7 +36,7 @@ from emoctl.data.layout import (
     png_frame_file,
 )
 from emoctl.data.manifest import manifest_problems
-from emoctl.data.media import read_mp4, read_png
+from emoctl.media import read_mp4, read_png
 from emoctl.data.reader import (
     anchor_flame,
     anchor_record,

@@ -1,6 +1,6 @@
 """Writing one identity, one anchor or one clip of a dataset (called by :mod:`emoctl.data.builder`).
 
-Identity and anchor files are written one by one with :func:`~emoctl.data.io.atomic_write_bytes`
+Identity and anchor files are written one by one with :func:`~emoctl._files.atomic_write_bytes`
 (idempotent: shards that need the same identity write identical bytes). A clip is written into a
 temporary sibling directory, every file ``fsync``-ed, and renamed into place in one step, so a
 clip directory that exists is complete.
@@ -16,17 +16,18 @@ from typing import Any
 import numpy as np
 import torch
 
+from emoctl._files import atomic_write_bytes
 from emoctl.data.cameras import CameraRig
 from emoctl.data.config import DatasetConfig
 from emoctl.data.flame_params import FlameSequence
 from emoctl.data.io import (
     TMP_PREFIX,
-    atomic_write_bytes,
     canonical_json,
     file_record,
     flame_to_bytes,
     fsync_dir,
     sha256_bytes,
+    temporary_prefix,
     temporary_sibling,
     write_durable,
 )
@@ -47,11 +48,11 @@ from emoctl.data.layout import (
     mp4_view_file,
     png_frame_file,
 )
-from emoctl.data.media import encode_png, write_mp4
 from emoctl.data.records import timestamps_digest
 from emoctl.data.transforms import transforms_for_clip
 from emoctl.data.types import AnchorClip, Identity
 from emoctl.emotions import Vocabulary
+from emoctl.media import encode_png, write_mp4
 
 
 def _write_files(root: Path, directory: str, files: dict[str, bytes], tag: str) -> tuple[dict[str, Any], int]:
@@ -59,7 +60,7 @@ def _write_files(root: Path, directory: str, files: dict[str, bytes], tag: str) 
     records: dict[str, Any] = {}
     written = 0
     for name, data in files.items():
-        if atomic_write_bytes(root / directory / name, data, tag=tag):
+        if atomic_write_bytes(root / directory / name, data, skip_identical=True, tmp_prefix=temporary_prefix(tag)):
             written += len(data)
         records[name] = {"sha256": sha256_bytes(data), "bytes": len(data)}
     return dict(sorted(records.items())), written

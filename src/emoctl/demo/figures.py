@@ -7,8 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emoctl.render import save_png
-from emoctl.render.media import to_uint8
+from emoctl.media import save_png, to_uint8
 
 METHOD_COLOURS = {"no modulation": "#9e9e9e", "offset by target": "#f0c060", "offset by pair": "#e69f00", "modulator": "#0072b2"}
 

@@ -169,7 +169,7 @@ def _dataset_grid(root: Path, path: Path, identities: int) -> None:
     """The middle frame of the first ``identities`` identities in all 7 emotions, read back from the dataset."""
     from emoctl.data import load_manifest
     from emoctl.data.layout import png_frame_file
-    from emoctl.data.media import read_png
+    from emoctl.media import read_png
 
     clips = load_manifest(root)["clips"]
     anchor = min(c["anchor"] for c in clips)
@@ -189,7 +189,7 @@ def _render_figures(out: Path, s: DemoSettings, world, mods: EmotionModulators, 
                     offsets: torch.Tensor) -> None:
     """Retarget grid, interpolation strip and side-by-side video of one held-out sentence
     (``anchor``: emotion -> FLAME sequence; ``packed``: the same as :func:`pack_anchor` gives)."""
-    from emoctl.render import write_video
+    from emoctl.media import write_video
     from emoctl.synthetic import default_rig
 
     avatar = world.avatar

@@ -1,4 +1,4 @@
-"""emoctl.render: differentiable Gaussian rasterization and the helpers around it.
+"""emoctl.render: differentiable Gaussian rasterization and cameras.
 
 * :func:`rasterize` — one API for two backends: gsplat's CUDA kernels for CUDA tensors (when
   gsplat is installed) and a tile-based PyTorch rasterizer for everything else; both follow
@@ -6,9 +6,8 @@
 * cameras — :func:`intrinsics_from_fov`, :func:`look_at`, :func:`orbit_viewmats`,
   :func:`c2w_to_viewmat`, :func:`opencv_to_opengl_c2w`, :func:`opengl_to_opencv_c2w`,
   :func:`lam_cameras_to_viewmats`.
-* media — :func:`save_png`, :func:`image_grid`, :func:`write_video` (MP4/GIF, needs
-  ``emoctl[video]``).
 
+Writing the images (PNG files, labelled grids, MP4/GIF videos) is :mod:`emoctl.media`'s job.
 Importing this package imports neither gsplat nor imageio.
 """
 
@@ -22,7 +21,6 @@ from emoctl.render.cameras import (
     orbit_viewmats,
 )
 from emoctl.render.errors import BackendUnavailableError, MissingDependencyError, RenderArgumentError
-from emoctl.render.media import image_grid, save_png, write_video
 from emoctl.render.rasterize import gsplat_available, rasterize
 
 __all__ = [
@@ -31,7 +29,6 @@ __all__ = [
     "RenderArgumentError",
     "c2w_to_viewmat",
     "gsplat_available",
-    "image_grid",
     "intrinsics_from_fov",
     "lam_cameras_to_viewmats",
     "look_at",
@@ -39,6 +36,4 @@ __all__ = [
     "opengl_to_opencv_c2w",
     "orbit_viewmats",
     "rasterize",
-    "save_png",
-    "write_video",
 ]

@@ -19,9 +19,9 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from emoctl._checks import int_at_least
 from emoctl.errors import NonFiniteError, ShapeError
 from emoctl.render.errors import RenderArgumentError
-from emoctl.render.validation import int_at_least
 
 
 def _as_tensor(x: Tensor | Sequence[float], name: str, dtype: torch.dtype | None = None,

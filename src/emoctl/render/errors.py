@@ -1,18 +1,15 @@
-"""Errors specific to rendering (all derive from :class:`emoctl.errors.EmoctlError`)."""
+"""Errors specific to rendering (all derive from :class:`emoctl.errors.EmoctlError`).
+
+:class:`RenderArgumentError` and :class:`MissingDependencyError` live in :mod:`emoctl.errors`
+(the media writers of :mod:`emoctl.media` raise them too) and are re-exported here.
+"""
 
 from __future__ import annotations
 
-from emoctl.errors import EmoctlError
+from emoctl.errors import EmoctlError, MissingDependencyError, RenderArgumentError
 
-
-class RenderArgumentError(EmoctlError, ValueError):
-    """A non-tensor argument of a render call (size, clipping plane, backend, file type) is
-    invalid."""
+__all__ = ["BackendUnavailableError", "MissingDependencyError", "RenderArgumentError"]
 
 
 class BackendUnavailableError(EmoctlError, RuntimeError):
     """The requested rasterization backend cannot run here (not installed, or no CUDA)."""
-
-
-class MissingDependencyError(EmoctlError, ImportError):
-    """An optional dependency (imageio for videos, gsplat for CUDA) is not installed."""

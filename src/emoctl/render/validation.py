@@ -1,15 +1,14 @@
 """Argument checks for :func:`emoctl.render.rasterize` (cheap: shapes, dtypes, one finiteness
-pass per tensor and a single device sync for all of them), and the integer check shared by the
-render helpers."""
+pass per tensor and a single device sync for all of them)."""
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
+from emoctl._checks import int_at_least
 from emoctl.errors import NonFiniteError, ShapeError
 from emoctl.render.errors import RenderArgumentError
 
@@ -45,23 +44,6 @@ class RasterizeInputs:
     @property
     def channels(self) -> int:
         return self.colors.shape[-1]
-
-
-def int_at_least(value: object, name: str, minimum: int = 1) -> int:
-    """``value`` as an int ``>= minimum``: Python ints, numpy integers and 0-d integer tensors
-    are accepted, bools and everything else raise :class:`RenderArgumentError`."""
-    kind = {0: "a non-negative int", 1: "a positive int"}.get(minimum, f"an int >= {minimum}")
-    if isinstance(value, bool):
-        raise RenderArgumentError(f"{name} must be {kind}, got {value!r}")
-    try:
-        number = operator.index(value)  # int, numpy ints, 0-d integer tensors
-    except TypeError:
-        raise RenderArgumentError(
-            f"{name} must be {kind}, got {type(value).__name__} {value!r}"
-        ) from None
-    if number < minimum:
-        raise RenderArgumentError(f"{name} must be {kind}, got {number}")
-    return number
 
 
 def _check_tensor(t: object, name: str, min_dim: int, tail: tuple[int | None, ...],

@@ -161,7 +161,7 @@ class GaussianHead:
         [0, 1] (constant over the clip) or ``[T, N, 3]``.
         """
         from emoctl.render import rasterize
-        from emoctl.render.media import to_uint8
+        from emoctl.media import to_uint8
 
         if isinstance(chunk_frames, bool) or not isinstance(chunk_frames, int) or chunk_frames < 1:
             raise ShapeError(f"chunk_frames must be a positive int, got {chunk_frames!r}")

@@ -2,7 +2,7 @@
 
 ``emotion_grid()`` made ``docs/images/synthetic-emotions.png``::
 
-    from emoctl.render import save_png
+    from emoctl.media import save_png
     from emoctl.synthetic.preview import emotion_grid
     save_png(emotion_grid(), "docs/images/synthetic-emotions.png")
 """
@@ -24,7 +24,7 @@ def emotion_grid(identity_seeds: Sequence[int] = (153, 515), *, size: int = 176,
                  opening: float = 0.3, subdivide: int = 1, labels: bool = True) -> np.ndarray:
     """uint8 ``[H, W, 3]``: one row per identity seed, one column per emotion, all from the anchor
     frame whose jaw opening is nearest ``opening`` x its maximum; frontal camera, ``size`` pixels."""
-    from emoctl.render import image_grid
+    from emoctl.media import image_grid
 
     world = SyntheticWorld(0, subdivide=subdivide, baked_fraction=0.0)
     rig = camera_rig([0.0], None, size, distance=0.54, target=(0.0, 0.01, 0.02))

@@ -35,7 +35,7 @@ from emoctl.synthetic.head import check_head_args, same_head, synthetic_head
 from emoctl.synthetic.traits import IdentityTraits
 
 #: Version of what the reenactor draws; bump it when pixels change for the same inputs.
-RENDER_VERSION = 2  # 2: 8-bit quantisation by emoctl.render.media.to_uint8 (exact .5 ties round to even)
+RENDER_VERSION = 2  # 2: 8-bit quantisation by emoctl.media.to_uint8 (exact .5 ties round to even)
 
 
 class SyntheticReenactor:

@@ -9,8 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from emoctl.errors import NonFiniteError, ShapeError
-from emoctl.render import MissingDependencyError, RenderArgumentError, image_grid, save_png, write_video
+from emoctl.errors import MissingDependencyError, NonFiniteError, RenderArgumentError, ShapeError
+from emoctl.media import image_grid, save_png, write_video
 
 
 def _frames(t=4, h=18, w=22):
