@@ -11,6 +11,7 @@ LAYERS = {
     "emoctl._files": 0,
     "emoctl.errors": 0,
     "emoctl.emotions": 1,
+    "emoctl.flame_schema": 1,
     "emoctl.geometry": 2,
     "emoctl.appearance": 3,
     "emoctl.modulators": 3.5,
