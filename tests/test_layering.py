@@ -13,6 +13,7 @@ LAYERS = {
     "emoctl.errors": 0,
     "emoctl.media": 0.5,
     "emoctl.emotions": 1,
+    "emoctl.flame_schema": 1,
     "emoctl.geometry": 2,
     "emoctl.appearance": 3,
     "emoctl.config": 3.4,

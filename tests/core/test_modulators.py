@@ -106,6 +106,17 @@ def test_standalone_retarget_on_a_flame_dict():
     assert mods.retarget(seq, "happy").shape == seq.shape
 
 
+def test_retarget_refuses_integer_flame_params_instead_of_truncating_the_modulation():
+    mods = EmotionModulators(emotions=7)
+    jaw = torch.zeros(1, 4, 3)
+    with pytest.raises(ShapeError, match="expr.*floating"):
+        mods.retarget({"expr": torch.zeros(1, 4, 100, dtype=torch.int64), "jaw_pose": jaw}, "happy")
+    with pytest.raises(ShapeError, match="jaw_pose.*floating"):
+        mods.retarget({"expr": torch.zeros(1, 4, 100), "jaw_pose": jaw.long()}, "happy")
+    with pytest.raises(ShapeError, match="floating"):  # the packed-tensor path
+        mods.retarget(torch.zeros(1, 4, 103, dtype=torch.int64), "happy")
+
+
 def test_geometry_statistics_standardise_without_breaking_the_identity_and_travel_with_checkpoints(tmp_path):
     mods = EmotionModulators(emotions=7, token_dim=None, emotion_dim=8, geometry_dim=16, geometry_layers=1, geometry_heads=2)
     data = torch.randn(50, 103) * torch.linspace(0.01, 3.0, 103) + 2.0

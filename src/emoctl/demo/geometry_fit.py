@@ -21,6 +21,7 @@ import torch
 
 from emoctl.emotions import EMOTIONS
 from emoctl.flame import FlameModelData
+from emoctl.flame_schema import FLAME_SCHEMA, join_expression_jaw, split_expression_jaw
 from emoctl.modulators import EmotionModulators
 
 #: per anchor: emotion name -> expression + jaw pose ``[T, 103]``
@@ -29,7 +30,7 @@ AnchorParams = dict[str, torch.Tensor]
 
 def pack_anchor(emotions: Mapping[str, Mapping[str, torch.Tensor]]) -> AnchorParams:
     """``{emotion: FLAME sequence}`` → ``{emotion: [T, 103]}`` (expression + jaw pose)."""
-    return {e: torch.cat([seq["expr"], seq["jaw_pose"]], dim=-1).float() for e, seq in emotions.items()}
+    return {e: join_expression_jaw(seq["expr"], seq["jaw_pose"]).float() for e, seq in emotions.items()}
 
 
 class VertexLoss:
@@ -61,7 +62,7 @@ class VertexLoss:
     def __call__(self, params: torch.Tensor) -> torch.Tensor:
         from smplx.lbs import batch_rodrigues
 
-        expr, jaw = params[:, :100], params[:, 100:]
+        expr, jaw = split_expression_jaw(params)
         shaped = self.template + torch.einsum("ne,mce->nmc", expr, self.exprdirs)
         rot = batch_rodrigues(jaw)  # [N, 3, 3]
         eye = torch.eye(3, dtype=rot.dtype, device=rot.device)
@@ -101,7 +102,7 @@ class PairSampler:
 def constant_offsets(anchors: Mapping[str, AnchorParams], emotions=EMOTIONS) -> torch.Tensor:
     """The "subtract a constant" baseline: mean ``target - source`` per emotion pair ``[K, K, 103]``."""
     k = len(emotions)
-    sums = torch.zeros(k, k, 103)
+    sums = torch.zeros(k, k, FLAME_SCHEMA.packed_dim)
     frames = 0
     for anchor in anchors.values():
         stacked = torch.stack([anchor[e] for e in emotions])  # [K, T, 103]
@@ -117,7 +118,7 @@ def geometry_loss(pred: torch.Tensor, target: torch.Tensor, vertices: VertexLoss
     parts = {"param": param.item()}
     loss = param
     if vertices is not None and vertex_weight > 0:
-        flat_p, flat_t = pred.reshape(-1, 103), target.reshape(-1, 103)
+        flat_p, flat_t = pred.reshape(-1, pred.shape[-1]), target.reshape(-1, target.shape[-1])
         idx = torch.randperm(flat_p.shape[0], generator=generator)[:vertex_frames]
         vert = (vertices(flat_p[idx]) - vertices(flat_t[idx])).square().sum(-1).mean()
         parts["vertex_mm2"] = vert.item()

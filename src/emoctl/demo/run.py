@@ -28,7 +28,7 @@ from emoctl._version import __version__
 from emoctl.demo.figures import error_plot, labelled_rows, loss_plot
 from emoctl.demo.geometry_fit import VertexLoss, constant_offsets, evaluate, fit_geometry, pack_anchor
 from emoctl.emotions import EMOTIONS, interpolate
-from emoctl.geometry import unpack_expression_jaw
+from emoctl.flame_schema import unpack_expression_jaw
 from emoctl.modulators import EmotionModulators
 
 

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from emoctl.errors import CheckpointError
+from emoctl.flame_schema import FLAME_SCHEMA
 
 #: FLAME's kinematic tree: joint names in order, and each joint's parent (-1 for the root).
 JOINT_NAMES: tuple[str, ...] = ("global", "neck", "jaw", "eye_left", "eye_right")
@@ -22,9 +23,9 @@ FLAME_PARENTS: tuple[int, ...] = (-1, 0, 1, 1, 1)
 NUM_JOINTS = len(JOINT_NAMES)
 #: Pose-corrective features: (R_j - I) flattened row-major for every non-root joint j = 1..4.
 NUM_POSE_FEATURES = 9 * (NUM_JOINTS - 1)
-#: FLAME's coefficient counts.
-NUM_SHAPE = 300
-NUM_EXPRESSION = 100
+#: FLAME's coefficient counts (those of :data:`emoctl.flame_schema.FLAME_SCHEMA`).
+NUM_SHAPE = FLAME_SCHEMA.shape_dim
+NUM_EXPRESSION = FLAME_SCHEMA.expression_dim
 
 #: Tensor fields of the format, in on-disk key order (regions are stored as ``region.<name>``).
 REQUIRED_TENSORS: tuple[str, ...] = (

@@ -9,21 +9,11 @@ from typing import Any, Mapping
 import torch
 from torch import Tensor, nn
 
-from emoctl.errors import NonFiniteError, ShapeError
 from emoctl.flame.data import FlameModelData, validate_model_data
+from emoctl.flame_schema import FIXED_SIZES, FLAME_SCHEMA, POSE_KEYS, FlameSchema
 
 #: Parameter names (as LAM's ``flame_params``) and their per-frame sizes; ``None`` = model's S / E.
-PARAM_SIZES: dict[str, int | None] = {
-    "betas": None,
-    "expr": None,
-    "rotation": 3,
-    "neck_pose": 3,
-    "jaw_pose": 3,
-    "eyes_pose": 6,
-    "translation": 3,
-}
-#: The joint each pose entry drives (``eyes_pose[..., :3]`` -> left eye, ``[..., 3:]`` -> right eye).
-POSE_ORDER: tuple[str, ...] = ("rotation", "neck_pose", "jaw_pose", "eyes_pose")
+PARAM_SIZES: dict[str, int | None] = {k: FIXED_SIZES.get(k) for k in FLAME_SCHEMA.sizes()}
 
 
 @dataclass
@@ -56,6 +46,8 @@ class FLAME(nn.Module):
         self.num_shape = data.num_shape
         self.num_expression = data.num_expression
         self.source = data.source
+        #: The keys and sizes this model takes (``expr``: E values, ``betas``: S).
+        self.schema = FlameSchema(expression_dim=data.num_expression, shape_dim=data.num_shape)
         self.landmark_names = list(data.landmark_names)
         self.expression_components = list(data.expression_components)
         v = data.num_vertices
@@ -92,45 +84,10 @@ class FLAME(nn.Module):
         )
 
     def _prepare(self, params: Mapping[str, Any]) -> tuple[dict[str, Tensor], int, int | None]:
-        if not isinstance(params, Mapping):
-            raise ShapeError(f"FLAME expects a dict of parameters, got {type(params).__name__}")
-        unknown = sorted(set(params) - set(PARAM_SIZES))
-        if unknown:
-            raise ShapeError(f"unknown FLAME parameter(s) {unknown}; known: {list(PARAM_SIZES)}")
-        sizes = {**PARAM_SIZES, "betas": self.num_shape, "expr": self.num_expression}
-        tensors: dict[str, Tensor] = {}
-        batch: int | None = None
-        frames: int | None = None
-        for key, value in params.items():
-            if value is None:
-                continue
-            t = torch.as_tensor(value)
-            if not (t.dtype.is_floating_point or t.dtype in (torch.int32, torch.int64)):
-                raise ShapeError(f"FLAME parameter {key!r} must be a float tensor, got {t.dtype}")
-            t = t.to(device=self.v_template.device, dtype=self.dtype)
-            allowed_dims = (2,) if key == "betas" else (2, 3)
-            if t.dim() not in allowed_dims:
-                expected = f"[B, {sizes[key]}]" if key == "betas" else f"[B, {sizes[key]}] or [B, T, {sizes[key]}]"
-                raise ShapeError(f"FLAME parameter {key!r} must have shape {expected}, got {list(t.shape)}")
-            width = t.shape[-1]
-            if key in ("betas", "expr"):
-                if width > sizes[key]:
-                    raise ShapeError(f"FLAME parameter {key!r} has {width} coefficients, the model has {sizes[key]} (at most)")
-            elif width != sizes[key]:
-                raise ShapeError(f"FLAME parameter {key!r} must have {sizes[key]} values per frame, got shape {list(t.shape)}")
-            if not bool(torch.isfinite(t).all()):
-                raise NonFiniteError(f"FLAME parameter {key!r} contains NaN or infinite values")
-            if batch is None:
-                batch = t.shape[0]
-            elif t.shape[0] != batch:
-                raise ShapeError(f"FLAME parameter {key!r} has batch size {t.shape[0]}, others have {batch}")
-            if t.dim() == 3:
-                if frames is None:
-                    frames = t.shape[1]
-                elif t.shape[1] != frames:
-                    raise ShapeError(f"FLAME parameter {key!r} has {t.shape[1]} frames, others have {frames}")
-            tensors[key] = t
-        return tensors, (1 if batch is None else batch), frames
+        checked = self.schema.validate_batch(
+            params, padded=("betas", "expr"), dtype=self.dtype, device=self.v_template.device
+        )
+        return checked.tensors, (1 if checked.batch is None else checked.batch), checked.frames
 
     def forward(self, params: Mapping[str, Any]) -> FlameOutput:
         from smplx.lbs import lbs
@@ -151,11 +108,11 @@ class FLAME(nn.Module):
             return t.reshape(n, width)
 
         coeffs = torch.cat([per_frame("betas", self.num_shape), per_frame("expr", self.num_expression)], dim=1)
-        pose = torch.cat([per_frame(k, 6 if k == "eyes_pose" else 3) for k in POSE_ORDER], dim=1)
+        pose = torch.cat([per_frame(k, FIXED_SIZES[k]) for k in POSE_KEYS], dim=1)
         vertices, joints = lbs(
             coeffs, pose, self.v_template, self.shapedirs, self.posedirs, self.J_regressor, self.parents, self.lbs_weights
         )
-        translation = per_frame("translation", 3).unsqueeze(1)
+        translation = per_frame("translation", FIXED_SIZES["translation"]).unsqueeze(1)
         vertices = vertices + translation
         joints = joints + translation
         landmarks = None

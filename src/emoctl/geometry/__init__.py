@@ -1,6 +1,9 @@
-"""Layer 2: the geometry modulator, acting on FLAME expression + jaw sequences ``[B, T, 103]``."""
+"""Layer 2: the geometry modulator, acting on FLAME expression + jaw sequences ``[B, T, 103]``.
 
-from emoctl.geometry.flame_sequence import pack_expression_jaw, unpack_expression_jaw
+``pack_expression_jaw`` / ``unpack_expression_jaw`` are re-exported from :mod:`emoctl.flame_schema`.
+"""
+
+from emoctl.flame_schema import pack_expression_jaw, unpack_expression_jaw
 from emoctl.geometry.modulator import GeometryModulator
 
 __all__ = ["GeometryModulator", "pack_expression_jaw", "unpack_expression_jaw"]

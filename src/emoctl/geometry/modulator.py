@@ -17,6 +17,7 @@ from torch import nn
 
 from emoctl.emotions.embedding import EmotionTokens
 from emoctl.errors import NonFiniteError, ShapeError
+from emoctl.flame_schema import FLAME_SCHEMA, JAW_DIM
 
 
 def sinusoidal_positions(num_frames: int, dim: int, device=None, dtype=None) -> torch.Tensor:
@@ -93,13 +94,13 @@ class GeometryModulator(nn.Module):
         heads: int = 4,
         ff_mult: int = 4,
         num_tokens: int = 4,
-        expression_dim: int = 100,
+        expression_dim: int = FLAME_SCHEMA.expression_dim,
     ):
         super().__init__()
         if dim % heads:
             raise ValueError(f"dim ({dim}) must be divisible by heads ({heads})")
         self.emotion_dim = emotion_dim
-        self.param_dim = expression_dim + 3
+        self.param_dim = expression_dim + JAW_DIM
         self.dim = dim
         self.tokens = EmotionTokens(emotion_dim, num_tokens, dim)
         self.in_proj = nn.Linear(self.param_dim, dim)
@@ -148,6 +149,8 @@ class GeometryModulator(nn.Module):
                 f"geometry modulator input must be [B, T, {self.param_dim}] (expression + jaw pose), "
                 f"got {tuple(params.shape)}"
             )
+        if not params.is_floating_point():  # an integer sequence would truncate the modulation
+            raise ShapeError(f"geometry modulator input must be a floating tensor, got {params.dtype}")
         b, t = params.shape[:2]
         if t == 0:
             raise ShapeError("geometry modulator input has no frames (T = 0)")

@@ -31,10 +31,8 @@ from torch import Tensor
 from emoctl.data import CameraRig
 from emoctl.errors import ShapeError
 from emoctl.flame import FLAME, FlameModelData
+from emoctl.flame_schema import FRAME_KEYS
 from emoctl.synthetic.head import mean_edge_length, vertex_normals
-
-#: FLAME entries with a frame axis that drive the avatar.
-_FRAME_KEYS = ("expr", "jaw_pose", "rotation", "neck_pose", "eyes_pose", "translation")
 
 
 @dataclass(frozen=True)
@@ -103,14 +101,14 @@ class GaussianHead:
         """Vertices ``[T, V, 3]`` of a FLAME sequence (``expr [T, 100]``, ``jaw_pose [T, 3]``, ...;
         missing entries are zeros) with identity shape ``betas [S]`` (or the sequence's own)."""
         params: dict[str, Tensor] = {}
-        for key in _FRAME_KEYS:
+        for key in FRAME_KEYS:
             if key in flame:
                 value = torch.as_tensor(flame[key], dtype=torch.float32)
                 if value.dim() != 2:
                     raise ShapeError(f"FLAME sequence entry {key!r} must be [T, D], got {list(value.shape)}")
                 params[key] = value.unsqueeze(0)
         if not params:
-            raise ShapeError(f"FLAME sequence has none of the per-frame entries {list(_FRAME_KEYS)}")
+            raise ShapeError(f"FLAME sequence has none of the per-frame entries {list(FRAME_KEYS)}")
         shape = betas if betas is not None else flame.get("betas")
         if shape is not None:
             shape = torch.as_tensor(shape, dtype=torch.float32)
@@ -170,7 +168,7 @@ class GaussianHead:
         albedo = torch.as_tensor(albedo, dtype=torch.float32)
         if albedo.dim() not in (2, 3) or albedo.shape[-2:] != (self.num_vertices, 3):
             raise ShapeError(f"albedo must be [{self.num_vertices}, 3] (or [T, {self.num_vertices}, 3]), got {list(albedo.shape)}")
-        lengths = {int(flame[k].shape[0]) for k in _FRAME_KEYS if k in flame}
+        lengths = {int(flame[k].shape[0]) for k in FRAME_KEYS if k in flame}
         if len(lengths) != 1:
             raise ShapeError(f"FLAME sequence entries must share one frame count, got {sorted(lengths)}")
         num_frames = lengths.pop()
@@ -186,7 +184,7 @@ class GaussianHead:
         out = np.empty((num_frames, rig.num_views, rig.height, rig.width, 3), dtype=np.uint8)
         for start in range(0, num_frames, chunk_frames):
             stop = min(num_frames, start + chunk_frames)
-            part = {k: v[start:stop] for k, v in flame.items() if k in _FRAME_KEYS}
+            part = {k: v[start:stop] for k, v in flame.items() if k in FRAME_KEYS}
             with torch.no_grad():
                 verts = self.posed_vertices(part, shape)  # [t, N, 3]
                 normals = vertex_normals(verts, self.faces)

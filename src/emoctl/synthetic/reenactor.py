@@ -25,8 +25,8 @@ import numpy as np
 import torch
 
 from emoctl.data import AnchorClip, Identity, ReenactedClip
-from emoctl.data.flame_params import FLAME_FRAME_KEYS
 from emoctl.errors import DataError, ShapeError
+from emoctl.flame_schema import FRAME_KEYS
 from emoctl.synthetic.avatar import GaussianHead, RenderSettings, scale_rig
 from emoctl.synthetic.cameras import as_image_size
 from emoctl.synthetic.cues import cue_fields
@@ -99,7 +99,7 @@ class SyntheticReenactor:
             raise DataError(f"{who}: the identity has no betas; the synthetic reenactor needs the identity's shape")
         traits = IdentityTraits.from_json(identity.traits)
         sequence = anchor.emotions[emotion]
-        flame = {k: sequence[k].clone() for k in FLAME_FRAME_KEYS}
+        flame = {k: sequence[k].clone() for k in FRAME_KEYS}
         flame["betas"] = identity.betas.clone()
         intensity = self._anchor_intensity(anchor, emotion)
         albedo = self.clip_albedo(traits, emotion, intensity)

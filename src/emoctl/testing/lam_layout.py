@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from emoctl.flame_schema import FLAME_SCHEMA, JAW_DIM, FlameSchema
+
 try:
     from diffusers.models.attention import FeedForward
     from diffusers.models.attention_processor import Attention, JointAttnProcessor2_0
@@ -40,7 +42,7 @@ class LAMLayoutConfig:
     num_points: int = 96  # query points (LAM: 20,018)
     image_size: int = 32
     patch: int = 8  # image tokens = (image_size / patch)^2 (LAM: 1,296)
-    expression_dim: int = 100
+    expression_dim: int = FLAME_SCHEMA.expression_dim
     render_size: int = 16
     seed: int = 0
 
@@ -230,13 +232,9 @@ def make_inputs(config: LAMLayoutConfig = LAMLayoutConfig(), batch: int = 2, fra
     intr[..., 0, 2] = intr[..., 1, 2] = s / 2
     intr[..., 2, 2] = intr[..., 3, 3] = 1.0
     bg = torch.ones(batch, frames, 3)
-    flame = {
-        "expr": torch.randn(batch, frames, config.expression_dim, generator=g),
-        "jaw_pose": torch.randn(batch, frames, 3, generator=g) * 0.1,
-        "rotation": torch.zeros(batch, frames, 3),
-        "neck_pose": torch.zeros(batch, frames, 3),
-        "eyes_pose": torch.zeros(batch, frames, 6),
-        "translation": torch.zeros(batch, frames, 3),
-        "betas": torch.zeros(batch, 300),
-    }
+    schema = FlameSchema(expression_dim=config.expression_dim)
+    flame = {k: torch.zeros(batch, frames, n) for k, n in schema.frame_sizes().items()}
+    flame["expr"] = torch.randn(batch, frames, schema.expression_dim, generator=g)
+    flame["jaw_pose"] = torch.randn(batch, frames, JAW_DIM, generator=g) * 0.1
+    flame.update({k: torch.zeros(batch, n) for k, n in schema.identity_sizes().items()})
     return image, c2w[:, :1], intr[:, :1], c2w, intr, bg, flame
