@@ -37,10 +37,12 @@ def test_pool_work_keeps_the_emotion_only_when_bound(ctl, model, inputs):
         happy = model(*inputs)["comp_rgb"]
     neutral = model(*inputs)["comp_rgb"]
     assert not torch.allclose(happy, neutral)
-    with ThreadPoolExecutor(max_workers=1) as pool, ctl.emotion("happy"):
-        unbound = pool.submit(lambda: _name(ctl)).result()
-        bound = pool.submit(ctl.bind(_name), ctl).result()
-        rendered = pool.submit(ctl.bind(model), *inputs).result()["comp_rgb"]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(int).result()  # start the worker outside the block (threads may inherit a context on 3.14+)
+        with ctl.emotion("happy"):
+            unbound = pool.submit(lambda: _name(ctl)).result()
+            bound = pool.submit(ctl.bind(_name), ctl).result()
+            rendered = pool.submit(ctl.bind(model), *inputs).result()["comp_rgb"]
     assert unbound == "neutral"  # the rule bind exists for: pool threads do not inherit the context
     assert bound == "happy"
     assert torch.allclose(rendered, happy, atol=1e-6)
@@ -49,6 +51,7 @@ def test_pool_work_keeps_the_emotion_only_when_bound(ctl, model, inputs):
 def test_run_in_executor_needs_bind_and_to_thread_does_not(ctl):
     async def main():
         loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, int)  # the default executor's thread starts outside the block
         with ctl.emotion("sad"):
             executor = await loop.run_in_executor(None, _name, ctl)
             bound = await loop.run_in_executor(None, ctl.bind(_name), ctl)
