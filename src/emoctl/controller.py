@@ -5,6 +5,15 @@ The active emotion lives in a :class:`contextvars.ContextVar`, so each thread an
 task sees only the emotion it set (``with ctl.emotion(...)``). Outside any ``emotion()`` block the
 controller applies its default emotion (neutral unless changed): a wrapped backbone is an
 emotion-controlled backbone. ``with ctl.disabled():`` gives back exactly the original model.
+
+The rule for other threads: a context variable follows the *context*, not the code. An asyncio
+task and ``asyncio.to_thread`` copy the caller's context, so they keep the emotion. A plain
+``threading.Thread``, ``ThreadPoolExecutor.submit`` and ``loop.run_in_executor`` do not (a pool
+thread keeps the context it started with, whatever block the work was submitted from): work sent
+there runs with the default emotion. Carry it with one call, :meth:`EmotionController.bind`::
+
+    with ctl.emotion("happy"):
+        future = pool.submit(ctl.bind(render), frame)   # runs happy in the pool thread
 """
 
 from __future__ import annotations
@@ -68,6 +77,12 @@ class EmotionController(EmotionModulators):
         ``[B, K]`` or a per-frame curve ``[B, T, K]`` (per frame on the geometry path; averaged
         over time on the appearance path, which builds one avatar per sample). Parsed on entry, so
         a bad label fails here.
+
+        The emotion is seen by code running in this context: nested calls, asyncio tasks created
+        inside the block and ``asyncio.to_thread``. Work handed to a thread pool
+        (``ThreadPoolExecutor.submit``, ``loop.run_in_executor``) or a new ``threading.Thread``
+        runs with the default emotion instead; wrap it with :meth:`bind`:
+        ``pool.submit(ctl.bind(render), x)``.
         """
         parsed = self.parse(label)
         token = self._state.set(parsed)
@@ -84,6 +99,34 @@ class EmotionController(EmotionModulators):
             yield
         finally:
             self._state.reset(token)
+
+    def bind(self, fn):
+        """``fn`` bound to the emotion state active now, for work that runs in another thread.
+
+        ``pool.submit(ctl.bind(render), x)`` and ``loop.run_in_executor(None, ctl.bind(render), x)``
+        render with the emotion of the surrounding ``with ctl.emotion(...)`` block (and inside a
+        ``disabled()`` block, disabled), even though pool threads do not inherit context
+        variables. The state is captured when ``bind`` is called, so a bound function keeps it
+        after the block has ended; an ``emotion()`` block inside ``fn`` does not leak out.
+
+        The whole context is captured (:func:`contextvars.copy_context`), not only this
+        controller's variable: every wrapped model's emotion, and any other library's context
+        variables, travel the way ``asyncio.to_thread`` carries them, so two wrapped models used in
+        one pool job both keep their emotions. Each call runs in a fresh copy of that context, so
+        one bound function can run in several pool threads at once (``pool.map``).
+        """
+        import contextvars
+        import functools
+
+        if not callable(fn):
+            raise TypeError(f"bind() takes a callable, got {type(fn).__name__}")
+        context = contextvars.copy_context()
+
+        @functools.wraps(fn)
+        def bound(*args, **kwargs):
+            return context.copy().run(fn, *args, **kwargs)
+
+        return bound
 
     @property
     def default_emotion(self) -> EmotionLabel:

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from emoctl.emotions.embedding import EmotionTokens
-from emoctl.errors import ShapeError
+from emoctl.errors import NonFiniteError, ShapeError
 
 APPEARANCE_MODES = ("concat", "gated")
 
@@ -14,7 +14,8 @@ APPEARANCE_MODES = ("concat", "gated")
 class AppearanceModulator(nn.Module):
     """Emotion vector → ``k`` tokens of the backbone's token width, appended to its image tokens.
 
-    ``forward(z [B, emotion_dim]) -> tokens [B, k, token_dim]``.
+    ``forward(z [B, emotion_dim]) -> tokens [B, k, token_dim]``; non-finite tokens (or gates)
+    raise :class:`~emoctl.errors.NonFiniteError` (one check, one device sync).
 
     Modes:
         ``"concat"`` (the paper): the tokens are concatenated with the image tokens and take part
@@ -44,7 +45,31 @@ class AppearanceModulator(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if z.dim() != 2 or z.shape[-1] != self.emotion_dim:
             raise ShapeError(f"appearance modulator input must be [B, {self.emotion_dim}], got {tuple(z.shape)}")
-        return self.tokens(z)
+        tokens = self.tokens(z)
+        finite = torch.isfinite(tokens).all()
+        if self.gates is not None:  # the gates feed every attention layer; checked in the same sync
+            finite = finite & torch.isfinite(self.gates).all()
+        if not finite:
+            raise self._non_finite(z)
+        return tokens
+
+    def _non_finite(self, z: torch.Tensor) -> NonFiniteError:
+        """The error for non-finite tokens or gates, naming the cause (looked for once it failed)."""
+        if not torch.isfinite(z).all():
+            return NonFiniteError(
+                "the emotion vector given to the appearance modulator contains NaN or infinite values: "
+                "the emotion embedding's weights have diverged (check the checkpoint or the training loss)"
+            )
+        if self.gates is not None and not torch.isfinite(self.gates).all():
+            return NonFiniteError(
+                "the appearance modulator's attention gates contain NaN or infinite values: its weights have "
+                "diverged (check the checkpoint or the training loss)"
+            )
+        return NonFiniteError(
+            "the appearance modulator produced NaN or infinite emotion tokens from finite inputs: the emotion "
+            "vector is far outside the trained range (an extreme intensity, or diverged embedding weights) or "
+            "the modulator's own weights have diverged (check the checkpoint or the training loss)"
+        )
 
     def gate(self, layer: int) -> torch.Tensor:
         """``tanh(gates[layer])`` (a 0-d tensor); only in ``"gated"`` mode."""

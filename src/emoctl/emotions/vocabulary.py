@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from emoctl.emotions._scalars import describe, integer_or_none
 from emoctl.errors import EmotionLabelError, UnknownEmotionError
 
 #: The seven emotions of the paper, neutral first.
@@ -50,19 +51,21 @@ class Vocabulary(Sequence[str]):
 
     @classmethod
     def from_spec(cls, spec: "int | Iterable[str] | Vocabulary") -> "Vocabulary":
-        """A vocabulary from an int (number of emotions, neutral included), names, or a vocabulary."""
+        """A vocabulary from an int (number of emotions, neutral included; numpy ints too), names,
+        or a vocabulary."""
         if isinstance(spec, Vocabulary):
             return spec
-        if isinstance(spec, bool):
-            raise EmotionLabelError(f"emotions must be an int or a list of names, got {spec!r}")
-        if isinstance(spec, int):
-            if spec == len(EMOTIONS):
+        count = integer_or_none(spec)
+        if count is not None:
+            if count == len(EMOTIONS):
                 return cls(EMOTIONS)
-            if spec < 2:
-                raise EmotionLabelError(f"emotions={spec}: need at least 2 (neutral and one emotion)")
-            return cls((NEUTRAL, *(f"emotion_{i}" for i in range(1, spec))))
+            if count < 2:
+                raise EmotionLabelError(f"emotions={count}: need at least 2 (neutral and one emotion)")
+            return cls((NEUTRAL, *(f"emotion_{i}" for i in range(1, count))))
         if isinstance(spec, str):
             raise EmotionLabelError(f"emotions must be an int or a list of names, got the string {spec!r}")
+        if not isinstance(spec, Iterable) or getattr(spec, "ndim", None) == 0:
+            raise EmotionLabelError(f"emotions must be an int or a list of names, got {describe(spec)}")
         return cls(spec)
 
     @property
@@ -84,13 +87,17 @@ class Vocabulary(Sequence[str]):
             ) from None
 
     def check_id(self, emotion_id: int) -> int:
-        """``emotion_id`` as an int after checking it is in ``[0, len(self))``."""
-        if not 0 <= int(emotion_id) < len(self._names):
+        """``emotion_id`` (an int, numpy int or 0-d integer array/tensor) as an int after checking it
+        is in ``[0, len(self))``; a float or a bool is refused, never truncated."""
+        number = integer_or_none(emotion_id)
+        if number is None:
+            raise UnknownEmotionError(f"an emotion id must be an int, got {describe(emotion_id)}")
+        if not 0 <= number < len(self._names):
             raise UnknownEmotionError(
-                f"emotion id {emotion_id} is out of range: this vocabulary has ids 0..{len(self._names) - 1} "
+                f"emotion id {number} is out of range: this vocabulary has ids 0..{len(self._names) - 1} "
                 f"({list(self._names)})"
             )
-        return int(emotion_id)
+        return number
 
     def __getitem__(self, i):  # type: ignore[override]
         return self._names[i]

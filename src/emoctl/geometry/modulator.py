@@ -83,7 +83,8 @@ class GeometryModulator(nn.Module):
 
     ``forward(params [B, T, E+3], emotion [B, emotion_dim] or [B, T, emotion_dim],
     mask [B, T] bool (True = real frame) = None) -> [B, T, E+3]``. Padded frames are returned
-    unchanged and do not influence the real ones.
+    unchanged and do not influence the real ones. A non-finite input or output raises
+    :class:`~emoctl.errors.NonFiniteError` (checked once, on the output, with one device sync).
     """
 
     def __init__(
@@ -141,7 +142,10 @@ class GeometryModulator(nn.Module):
         delta = (self.out_proj(self.norm(x)) * self.param_std).to(params.dtype)
         if mask is not None:
             delta = delta * mask.unsqueeze(-1).to(delta.dtype)
-        return params + delta
+        out = params + delta
+        if not torch.isfinite(out).all():  # the one check (a non-finite input also lands here)
+            raise _non_finite(params, emotion)
+        return out
 
     def _check(self, params, emotion, mask) -> tuple[int, int]:
         if params.dim() != 3 or params.shape[-1] != self.param_dim:
@@ -166,6 +170,22 @@ class GeometryModulator(nn.Module):
                 raise ShapeError(f"mask must be a bool tensor [B, T] = [{b}, {t}], got {tuple(mask.shape)} {mask.dtype}")
             if not mask.any(dim=1).all():
                 raise ShapeError("every sequence needs at least one real (unmasked) frame")
-        if not torch.isfinite(params).all():
-            raise NonFiniteError("the FLAME expression/jaw sequence contains NaN or infinite values")
         return b, t
+
+
+def _non_finite(params: torch.Tensor, emotion: torch.Tensor) -> NonFiniteError:
+    """The error for a non-finite output, naming its cause (looked for only once it failed)."""
+    if not torch.isfinite(params).all():
+        return NonFiniteError(
+            "the FLAME expression/jaw sequence given to the geometry modulator contains NaN or infinite values"
+        )
+    if not torch.isfinite(emotion).all():
+        return NonFiniteError(
+            "the emotion vector given to the geometry modulator contains NaN or infinite values: "
+            "the emotion embedding's weights have diverged (check the checkpoint or the training loss)"
+        )
+    return NonFiniteError(
+        "the geometry modulator produced NaN or infinite FLAME parameters from finite inputs: the emotion "
+        "vector is far outside the trained range (an extreme intensity, or diverged embedding weights) or "
+        "the modulator's own weights have diverged (check the checkpoint or the training loss)"
+    )
