@@ -19,8 +19,9 @@ there runs with the default emotion. Carry it with one call, :meth:`EmotionContr
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator, Mapping
-from contextvars import ContextVar
+from contextvars import ContextVar, copy_context
 
 import torch
 from torch import nn
@@ -115,12 +116,9 @@ class EmotionController(EmotionModulators):
         one pool job both keep their emotions. Each call runs in a fresh copy of that context, so
         one bound function can run in several pool threads at once (``pool.map``).
         """
-        import contextvars
-        import functools
-
         if not callable(fn):
             raise TypeError(f"bind() takes a callable, got {type(fn).__name__}")
-        context = contextvars.copy_context()
+        context = copy_context()
 
         @functools.wraps(fn)
         def bound(*args, **kwargs):
