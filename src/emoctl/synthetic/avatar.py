@@ -31,7 +31,7 @@ from torch import Tensor
 from emoctl.data import CameraRig
 from emoctl.errors import ShapeError
 from emoctl.flame import FLAME, FlameModelData
-from emoctl.synthetic.head import mean_edge_length, vertex_normals
+from emoctl.synthetic.mesh_ops import mean_edge_length, vertex_normals
 
 #: FLAME entries with a frame axis that drive the avatar.
 _FRAME_KEYS = ("expr", "jaw_pose", "rotation", "neck_pose", "eyes_pose", "translation")

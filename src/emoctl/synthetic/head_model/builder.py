@@ -27,7 +27,8 @@ import numpy as np
 import torch
 
 from emoctl.errors import ShapeError
-from emoctl.flame._synth_bases import (
+from emoctl.flame.data import FLAME_PARENTS, NUM_EXPRESSION, NUM_SHAPE, FlameModelData, validate_model_data
+from emoctl.synthetic.head_model.bases import (
     EXPRESSION_REGIONS,
     SEMANTIC_EXPRESSIONS,
     SHAPE_COMPONENTS,
@@ -37,7 +38,7 @@ from emoctl.flame._synth_bases import (
     semantic_shapes,
     shape_tail,
 )
-from emoctl.flame._synth_fields import (
+from emoctl.synthetic.head_model.fields import (
     LANDMARK_NAMES,
     REGION_NAMES,
     compute_frames,
@@ -49,9 +50,8 @@ from emoctl.flame._synth_fields import (
     region_masks,
     skinning_weights,
 )
-from emoctl.flame._synth_mesh import HeadMesh, build_head_mesh
-from emoctl.flame._synth_surface import HeadLayout
-from emoctl.flame.data import FLAME_PARENTS, NUM_EXPRESSION, NUM_SHAPE, FlameModelData, validate_model_data
+from emoctl.synthetic.head_model.mesh import HeadMesh, build_head_mesh
+from emoctl.synthetic.head_model.surface import HeadLayout
 
 __all__ = [
     "EXPRESSION_REGIONS",
