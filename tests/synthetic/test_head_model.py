@@ -8,15 +8,8 @@ import torch
 
 from emoctl.errors import ShapeError
 from emoctl.flame import FLAME, load_flame_model, save_flame_model
-from emoctl.synthetic import (
-    EXPRESSION_REGIONS,
-    LANDMARK_NAMES,
-    REGION_NAMES,
-    SEMANTIC_EXPRESSIONS,
-    SHAPE_COMPONENTS,
-    SyntheticFLAME,
-    make_synthetic_flame,
-)
+from emoctl.synthetic import EXPRESSION_REGIONS, LANDMARK_NAMES, REGION_NAMES, SEMANTIC_EXPRESSIONS, SHAPE_COMPONENTS
+from emoctl.synthetic import SyntheticFLAME, make_synthetic_flame
 
 from ..flame.flame_factories import numpy_rodrigues
 

@@ -20,15 +20,8 @@ from emoctl.synthetic.cameras import camera_rig, default_rig
 from emoctl.synthetic.cues import CUES, cue_fields, groove_depth
 from emoctl.synthetic.emotion_model import CUE_WEIGHTS, STATIC_OFFSETS, EmotionModel, SpeakerStyle
 from emoctl.synthetic.head import synthetic_head
-from emoctl.synthetic.head_model import (
-    EXPRESSION_REGIONS,
-    LANDMARK_NAMES,
-    REGION_NAMES,
-    SEMANTIC_EXPRESSIONS,
-    SHAPE_COMPONENTS,
-    SyntheticFLAME,
-    make_synthetic_flame,
-)
+from emoctl.synthetic.head_model import EXPRESSION_REGIONS, LANDMARK_NAMES, REGION_NAMES, SEMANTIC_EXPRESSIONS, SHAPE_COMPONENTS
+from emoctl.synthetic.head_model import SyntheticFLAME, make_synthetic_flame
 from emoctl.synthetic.identities import IdentitySampler, make_identity, sample_betas, sample_traits
 from emoctl.synthetic.reenactor import SyntheticReenactor
 from emoctl.synthetic.speech import VISEMES, Articulation, generate_speech, still_articulation

@@ -21,15 +21,9 @@ region masks, skinning weights, joint regressor, landmarks), ``bases`` (shape, e
 blendshapes), ``builder`` (:class:`SyntheticFLAME`, which puts them together).
 """
 
-from emoctl.synthetic.head_model.builder import (
-    EXPRESSION_REGIONS,
-    LANDMARK_NAMES,
-    REGION_NAMES,
-    SEMANTIC_EXPRESSIONS,
-    SHAPE_COMPONENTS,
-    SyntheticFLAME,
-    make_synthetic_flame,
-)
+from emoctl.synthetic.head_model.bases import EXPRESSION_REGIONS, SEMANTIC_EXPRESSIONS, SHAPE_COMPONENTS
+from emoctl.synthetic.head_model.builder import SyntheticFLAME, make_synthetic_flame
+from emoctl.synthetic.head_model.fields import LANDMARK_NAMES, REGION_NAMES
 
 __all__ = [
     "EXPRESSION_REGIONS",

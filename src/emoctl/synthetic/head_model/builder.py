@@ -29,7 +29,6 @@ import torch
 from emoctl.errors import ShapeError
 from emoctl.flame.data import FLAME_PARENTS, NUM_EXPRESSION, NUM_SHAPE, FlameModelData, validate_model_data
 from emoctl.synthetic.head_model.bases import (
-    EXPRESSION_REGIONS,
     SEMANTIC_EXPRESSIONS,
     SHAPE_COMPONENTS,
     expression_tail,
@@ -52,16 +51,6 @@ from emoctl.synthetic.head_model.fields import (
 )
 from emoctl.synthetic.head_model.mesh import HeadMesh, build_head_mesh
 from emoctl.synthetic.head_model.surface import HeadLayout
-
-__all__ = [
-    "EXPRESSION_REGIONS",
-    "LANDMARK_NAMES",
-    "REGION_NAMES",
-    "SEMANTIC_EXPRESSIONS",
-    "SHAPE_COMPONENTS",
-    "SyntheticFLAME",
-    "make_synthetic_flame",
-]
 
 _BASE_ROWS, _BASE_COLS = 58, 76
 

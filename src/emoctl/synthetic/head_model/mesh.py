@@ -316,35 +316,19 @@ def build_head_mesh(L: HeadLayout, n_rows: int, n_cols: int) -> HeadMesh:
     matches = np.argmin(((pouch_unit[:, None] * flip - pouch_unit[None]) ** 2).sum(-1), axis=1)
     mirror[front_pole[PART_MOUTH] : V] = front_pole[PART_MOUTH] + matches
 
-    def padded(a: np.ndarray, fill: float) -> np.ndarray:
-        return np.concatenate([a, np.full(pad, fill)])
-
+    # skin-only per-vertex arrays: the skin's values, then a fill value for every sphere vertex
+    skin_only = {
+        "theta": (skin.theta, np.nan, np.float64), "phi": (skin.phi, np.nan, np.float64),
+        "grid_row_theta": (skin.grid_theta, np.nan, np.float64),
+        "row": (skin.row, -1, np.int64), "col": (skin.col, -1, np.int64),
+        "mouth_side": (skin.mouth_side, 0, np.int64), "eye_side": (skin.eye_side, 0, np.int64),
+        "nose_height": (sample.nose, 0.0, np.float64), "ear_height": (sample.ears, 0.0, np.float64),
+    }  # fmt: skip
     return HeadMesh(
-        points=np.concatenate(points),
-        faces=np.array(faces, dtype=np.int64),
-        uvs=np.concatenate(uvs),
-        faces_uv=np.array(faces_uv, dtype=np.int64),
-        part=np.concatenate(parts),
-        theta=padded(skin.theta, np.nan),
-        phi=padded(skin.phi, np.nan),
-        row=padded(skin.row, -1).astype(np.int64),
-        col=padded(skin.col, -1).astype(np.int64),
-        mouth_side=padded(skin.mouth_side, 0).astype(np.int64),
-        eye_side=padded(skin.eye_side, 0).astype(np.int64),
-        mirror=mirror,
-        frame=frame,
-        layout=L,
-        grid_phi=phi,
-        mouth_row=mouth_row,
-        eye_row=eye_row,
-        mouth_corner_col=j_mc,
-        eye_cols=eye_cols,
-        grid_index=skin.grid_index,
-        lower_copy=skin.lower_copy,
-        sphere_front_pole=front_pole,
-        sphere_back_pole=back_pole,
-        sphere_polar=np.concatenate(polar),
-        grid_row_theta=padded(skin.grid_theta, np.nan),
-        nose_height=padded(sample.nose, 0.0),
-        ear_height=padded(sample.ears, 0.0),
-    )
+        points=np.concatenate(points), faces=np.array(faces, dtype=np.int64), part=np.concatenate(parts),
+        uvs=np.concatenate(uvs), faces_uv=np.array(faces_uv, dtype=np.int64),
+        **{name: np.concatenate([a, np.full(pad, fill)]).astype(dtype) for name, (a, fill, dtype) in skin_only.items()},
+        mirror=mirror, frame=frame, layout=L, grid_phi=phi, grid_index=skin.grid_index, lower_copy=skin.lower_copy,
+        mouth_row=mouth_row, eye_row=eye_row, mouth_corner_col=j_mc, eye_cols=eye_cols,
+        sphere_front_pole=front_pole, sphere_back_pole=back_pole, sphere_polar=np.concatenate(polar),
+    )  # fmt: skip
