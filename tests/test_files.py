@@ -43,7 +43,8 @@ def test_failure_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
 
 
 def test_flame_files_are_written_through_it(tmp_path, umask_022):
-    from emoctl.flame import make_synthetic_flame, save_flame_model
+    from emoctl.flame import save_flame_model
+    from emoctl.synthetic import make_synthetic_flame
 
     path = save_flame_model(make_synthetic_flame(), tmp_path / "head.safetensors")
     assert stat.S_IMODE(path.stat().st_mode) == 0o644

@@ -20,25 +20,14 @@ import numpy as np
 import torch
 
 from emoctl.flame import FLAME_PARENTS, FlameModelData
+from emoctl.synthetic.mesh_ops import uv_sphere
 
 
 def sphere_mesh(n_lat: int = 4, n_lon: int = 6) -> tuple[np.ndarray, np.ndarray]:
-    """A closed latitude-longitude sphere (radius 0.1 m): vertices [V, 3], outward faces [F, 3]."""
-    polar = np.linspace(0, np.pi, n_lat + 2)[1:-1]
-    az = np.linspace(0, 2 * np.pi, n_lon, endpoint=False)
-    pp, aa = np.meshgrid(polar, az, indexing="ij")
-    ring = np.stack([np.sin(pp) * np.sin(aa), np.cos(pp), np.sin(pp) * np.cos(aa)], -1).reshape(-1, 3)
-    verts = 0.1 * np.concatenate([[[0, 1.0, 0]], ring, [[0, -1.0, 0]]])
-    idx = 1 + np.arange(n_lat * n_lon).reshape(n_lat, n_lon)
-    bottom = 1 + n_lat * n_lon
-    faces = []
-    for k in range(n_lon):
-        k1 = (k + 1) % n_lon
-        faces.append([0, idx[0, k], idx[0, k1]])
-        for i in range(n_lat - 1):
-            faces += [[idx[i, k], idx[i + 1, k], idx[i + 1, k1]], [idx[i, k], idx[i + 1, k1], idx[i, k1]]]
-        faces.append([idx[-1, k], bottom, idx[-1, k1]])
-    return verts, np.array(faces, dtype=np.int64)
+    """A closed latitude-longitude sphere (radius 0.1 m, poles on the y axis): vertices [V, 3],
+    outward faces [F, 3]."""
+    verts, faces, _ = uv_sphere(n_lat, n_lon)  # poles on z; (x, y, z) -> (y, z, x) keeps faces outward
+    return 0.1 * verts[:, [1, 2, 0]], faces
 
 
 def random_flame_arrays(seed: int = 0, n_lat: int = 4, n_lon: int = 6) -> dict[str, np.ndarray]:

@@ -1,9 +1,12 @@
-"""Shared fixtures of the synthetic-world tests: the coarse head (subdivide=0) and its emotion model."""
+"""Shared fixtures of the synthetic-world tests: the coarse head (subdivide=0) and its emotion model,
+and the head's generator."""
 
 import pytest
 import torch
 
-from emoctl.synthetic import EmotionModel, generate_speech, synthetic_head
+from emoctl.flame import FlameModelData
+from emoctl.synthetic import EmotionModel, SyntheticFLAME, generate_speech
+from emoctl.synthetic import synthetic_head as cached_synthetic_head
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -21,7 +24,7 @@ def _one_thread():
 @pytest.fixture(scope="session")
 def head():
     """The synthetic head without subdivision (~4,900 vertices): fast, and enough for these tests."""
-    return synthetic_head(0, 0)
+    return cached_synthetic_head(0, 0)
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +36,21 @@ def model(head):
 def speech():
     """A 6-second sentence at 30 fps."""
     return generate_speech(7, 6.0)
+
+
+@pytest.fixture(scope="session")
+def synthetic_pair() -> tuple[SyntheticFLAME, FlameModelData]:
+    generator = SyntheticFLAME(seed=0)
+    return generator, generator.build()
+
+
+@pytest.fixture(scope="session")
+def synthetic_generator(synthetic_pair) -> SyntheticFLAME:
+    """The seed-0 generator after ``build()`` (its ``mesh`` holds the bookkeeping)."""
+    return synthetic_pair[0]
+
+
+@pytest.fixture(scope="session")
+def synthetic_head(synthetic_pair) -> FlameModelData:
+    """The seed-0 synthetic head as built by the generator (built once per session; treat as read-only)."""
+    return synthetic_pair[1]

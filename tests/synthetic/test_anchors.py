@@ -10,8 +10,7 @@ from scipy.signal import find_peaks
 from emoctl.data import AnchorClip
 from emoctl.emotions import EMOTIONS
 from emoctl.errors import DataError
-from emoctl.flame import SEMANTIC_EXPRESSIONS
-from emoctl.synthetic import anchor_intensities, default_rig, make_anchor, make_anchors
+from emoctl.synthetic import SEMANTIC_EXPRESSIONS, anchor_intensities, default_rig, make_anchor, make_anchors
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import torch
 
 from emoctl.emotions import EMOTIONS
 from emoctl.errors import ShapeError, UnknownEmotionError
-from emoctl.flame import FLAME, SEMANTIC_EXPRESSIONS
-from emoctl.synthetic import SpeakerStyle, still_articulation
+from emoctl.flame import FLAME
+from emoctl.synthetic import SEMANTIC_EXPRESSIONS, SpeakerStyle, still_articulation
 
 IDX = {n: i for i, n in enumerate(SEMANTIC_EXPRESSIONS)}
 

@@ -10,7 +10,16 @@ import torch
 from emoctl.data import Identity, ReenactedClip, Reenactor
 from emoctl.data.flame_params import validate_flame_sequence
 from emoctl.errors import DataError, ShapeError
-from emoctl.synthetic import IdentitySampler, SyntheticReenactor, default_rig, make_anchor
+from emoctl.synthetic import (
+    EmotionModel,
+    GaussianHead,
+    IdentitySampler,
+    RenderSettings,
+    SyntheticReenactor,
+    SyntheticWorld,
+    default_rig,
+    make_anchor,
+)
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +118,22 @@ def test_errors(reenactor, identities, anchor):
         SyntheticReenactor(subdivide=5)
     with pytest.raises(ShapeError):
         SyntheticReenactor(image_size=(0, 64))
+
+
+def test_shared_parts_must_fit_the_head(head, model):
+    """A given avatar / emotion model is used as is when it fits the head, refused when it does not."""
+    avatar = GaussianHead(head, RenderSettings())
+    shared = SyntheticReenactor(head_seed=0, subdivide=0, image_size=32, avatar=avatar, emotion_model=model)
+    assert shared.avatar is avatar and shared.emotion_model is model
+    other_settings = GaussianHead(head, RenderSettings(opacity=0.5))
+    with pytest.raises(ShapeError, match="SyntheticReenactor: avatar must render this reenactor's head"):
+        SyntheticReenactor(head_seed=0, subdivide=0, avatar=other_settings)
+    with pytest.raises(ShapeError, match="SyntheticReenactor: emotion_model must be built on this reenactor's head"):
+        SyntheticReenactor(head_seed=0, subdivide=0, emotion_model=EmotionModel())
+    with pytest.raises(ShapeError, match="IdentitySampler: avatar must render this sampler's head"):
+        IdentitySampler(head, avatar=other_settings, emotion_model=model)
+    with pytest.raises(ShapeError, match="IdentitySampler: emotion_model must be built on this sampler's head"):
+        IdentitySampler(head, avatar=avatar, emotion_model=EmotionModel())
+    world = SyntheticWorld(0, subdivide=0)
+    assert world.head is head and world.reenactor(32).avatar is world.avatar
+    assert world.identity_sampler(32).emotion_model is world.emotion_model is world.reenactor(16).emotion_model

@@ -1,10 +1,9 @@
-"""emoctl.flame: FLAME head models without pickled code, the FLAME layer, subdivision, a synthetic head.
+"""emoctl.flame: FLAME head models without pickled code, the FLAME layer, subdivision.
 
     data = load_flame_model("flame2023.safetensors")        # or an official .pkl (read safely)
     flame = FLAME(data)                                       # buffers only; smplx.lbs inside
     out = flame({"betas": betas, "expr": expr, "jaw_pose": jaw})   # out.vertices [B, (T,) V, 3]
     dense = subdivide(data)                                   # 5,023 -> 20,018 vertices (LAM's anchors)
-    synthetic = make_synthetic_flame(seed=0)                  # same parameter space, own mesh
 
 Official files: ``convert("generic_model.pkl", "flame2020.safetensors",
 landmark_path="landmark_embedding.npy")`` once (CLI: ``emoctl flame convert``); pickles are read by
@@ -53,19 +52,8 @@ Official files accepted: ``generic_model.pkl`` / ``flame2023.pkl`` (and the same
 ``landmark_embedding.npy`` (``full_lmk_*``, 68 points) and ``.npz`` files such as
 ``mediapipe_landmark_embedding.npz``.
 
-Synthetic head (:class:`SyntheticFLAME`)
-----------------------------------------
-FLAME's parameter space and joint tree on an own procedural mesh (no FLAME data): about 4,900
-vertices at the default resolution (the same topology for every seed), a mouth slit that opens
-with the jaw, open eye fissures with eyeball spheres, a dark mouth-interior pouch, UVs.
-``expression_components`` starts with the 16 names of :data:`SEMANTIC_EXPRESSIONS`
-(``lip_corner_pull`` ... ``eye_close``; each acts inside the regions listed in
-:data:`EXPRESSION_REGIONS`), then ``component_16`` ... ``component_99``; the first 20 shape
-components are :data:`SHAPE_COMPONENTS`. Landmarks: :data:`LANDMARK_NAMES` (``_l`` is the
-subject's left, +x). Regions: :data:`REGION_NAMES` (the brief's list plus ``iris`` and ``pupil``).
-Edges are about 4 mm long on the face and about 2 cm on the crown and neck (half that after one
-subdivision; the flat neck-bottom cap is a coarse fan): size Gaussians from local edge lengths
-rather than with one global scale.
+A procedural head in the same parameter space (no FLAME data), for tests and the synthetic world:
+:class:`emoctl.synthetic.SyntheticFLAME` / :func:`emoctl.synthetic.make_synthetic_flame`.
 """
 
 from emoctl.flame.data import (
@@ -81,40 +69,24 @@ from emoctl.flame.data import (
 from emoctl.flame.io import FORMAT_NAME, FORMAT_VERSION, convert, load_flame_model, load_landmark_embedding, save_flame_model
 from emoctl.flame.layer import FLAME, PARAM_SIZES, FlameOutput
 from emoctl.flame.subdivide import MidpointSubdivision, midpoint_subdivision, subdivide
-from emoctl.flame.synthetic import (
-    EXPRESSION_REGIONS,
-    LANDMARK_NAMES,
-    REGION_NAMES,
-    SEMANTIC_EXPRESSIONS,
-    SHAPE_COMPONENTS,
-    SyntheticFLAME,
-    make_synthetic_flame,
-)
 
 __all__ = [
-    "EXPRESSION_REGIONS",
     "FLAME",
     "FLAME_PARENTS",
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "JOINT_NAMES",
-    "LANDMARK_NAMES",
     "NUM_EXPRESSION",
     "NUM_JOINTS",
     "NUM_POSE_FEATURES",
     "NUM_SHAPE",
     "PARAM_SIZES",
-    "REGION_NAMES",
-    "SEMANTIC_EXPRESSIONS",
-    "SHAPE_COMPONENTS",
     "FlameModelData",
     "FlameOutput",
     "MidpointSubdivision",
-    "SyntheticFLAME",
     "convert",
     "load_flame_model",
     "load_landmark_embedding",
-    "make_synthetic_flame",
     "midpoint_subdivision",
     "save_flame_model",
     "subdivide",

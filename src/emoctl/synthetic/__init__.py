@@ -1,10 +1,10 @@
 """emoctl.synthetic: a synthetic emotion world standing in for the paper's data (sections 3.3, S1.2).
 
-A synthetic FLAME-compatible head (:mod:`emoctl.flame`), a ground-truth model of how the seven
-emotions act on it (:class:`EmotionModel`: static offsets, articulation coupling, identity-aware
-appearance cues), speech-like anchors rendered in every emotion with identical timing
-(:func:`make_anchor`), many identities with procedural albedo and one reference image each
-(:class:`IdentitySampler`), and a reenactor that renders ground truth through
+A synthetic FLAME-compatible head (:class:`SyntheticFLAME`, :mod:`emoctl.synthetic.head_model`), a
+ground-truth model of how the seven emotions act on it (:class:`EmotionModel`: static offsets,
+articulation coupling, identity-aware appearance cues), speech-like anchors rendered in every
+emotion with identical timing (:func:`make_anchor`), many identities with procedural albedo and one
+reference image each (:class:`IdentitySampler`), and a reenactor that renders ground truth through
 :func:`emoctl.render.rasterize` (:class:`SyntheticReenactor`, an :class:`emoctl.data.Reenactor`).
 
     from emoctl.synthetic import build_synthetic_dataset
@@ -20,6 +20,8 @@ from emoctl.synthetic.cameras import camera_rig, default_rig
 from emoctl.synthetic.cues import CUES, cue_fields, groove_depth
 from emoctl.synthetic.emotion_model import CUE_WEIGHTS, STATIC_OFFSETS, EmotionModel, SpeakerStyle
 from emoctl.synthetic.head import synthetic_head
+from emoctl.synthetic.head_model import EXPRESSION_REGIONS, LANDMARK_NAMES, REGION_NAMES, SEMANTIC_EXPRESSIONS, SHAPE_COMPONENTS
+from emoctl.synthetic.head_model import SyntheticFLAME, make_synthetic_flame
 from emoctl.synthetic.identities import IdentitySampler, make_identity, sample_betas, sample_traits
 from emoctl.synthetic.reenactor import SyntheticReenactor
 from emoctl.synthetic.speech import VISEMES, Articulation, generate_speech, still_articulation
@@ -35,6 +37,11 @@ from emoctl.synthetic.world import (
 __all__ = [
     "CUES",
     "CUE_WEIGHTS",
+    "EXPRESSION_REGIONS",
+    "LANDMARK_NAMES",
+    "REGION_NAMES",
+    "SEMANTIC_EXPRESSIONS",
+    "SHAPE_COMPONENTS",
     "STATIC_OFFSETS",
     "VISEMES",
     "Articulation",
@@ -46,6 +53,7 @@ __all__ = [
     "RenderSettings",
     "SpeakerStyle",
     "SyntheticReenactor",
+    "SyntheticFLAME",
     "SyntheticWorld",
     "anchor_frames_for",
     "anchor_intensities",
@@ -59,6 +67,7 @@ __all__ = [
     "make_anchor",
     "make_anchors",
     "make_identity",
+    "make_synthetic_flame",
     "sample_betas",
     "sample_traits",
     "scale_rig",

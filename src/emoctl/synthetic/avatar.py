@@ -32,7 +32,7 @@ from emoctl.data import CameraRig
 from emoctl.errors import ShapeError
 from emoctl.flame import FLAME, FlameModelData
 from emoctl.flame_schema import FRAME_KEYS
-from emoctl.synthetic.head import mean_edge_length, vertex_normals
+from emoctl.synthetic.mesh_ops import mean_edge_length, vertex_normals
 
 
 @dataclass(frozen=True)

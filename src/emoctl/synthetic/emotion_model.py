@@ -51,10 +51,11 @@ from torch import Tensor
 
 from emoctl.emotions import EMOTIONS
 from emoctl.errors import ShapeError, UnknownEmotionError
-from emoctl.flame import NUM_EXPRESSION, SEMANTIC_EXPRESSIONS, FlameModelData
+from emoctl.flame import NUM_EXPRESSION, FlameModelData
 from emoctl.synthetic.albedo import identity_albedo_numpy
 from emoctl.synthetic.cues import CUES, GROOVE_CUES, cue_fields
 from emoctl.synthetic.face_frame import FaceFrame
+from emoctl.synthetic.head_model import SEMANTIC_EXPRESSIONS
 from emoctl.synthetic.speech import Articulation
 from emoctl.synthetic.traits import IdentityTraits
 

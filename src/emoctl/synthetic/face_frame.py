@@ -14,7 +14,7 @@ import numpy as np
 
 from emoctl.errors import ShapeError
 from emoctl.flame import FlameModelData
-from emoctl.flame._synth_surface import gauss, smoothstep  # the head's own helpers (re-exported here)
+from emoctl.synthetic.head_model.surface import gauss, smoothstep  # the head's own helpers (re-exported here)
 
 _REQUIRED_LANDMARKS = (
     "mouth_corner_l", "nose_tip", "chin", "brow_inner_l", "brow_outer_l", "upper_lid_l", "lower_lid_l",
@@ -59,7 +59,7 @@ class FaceFrame:
         missing += [f"region {r}" for r in _REQUIRED_REGIONS if r not in head.regions]
         if missing or head.lmk_faces_idx is None or head.lmk_bary_coords is None:
             raise ShapeError(
-                f"the synthetic world needs a synthetic FLAME head (emoctl.flame.SyntheticFLAME); this head "
+                f"the synthetic world needs a synthetic FLAME head (emoctl.synthetic.SyntheticFLAME); this head "
                 f"(source {head.source!r}) lacks {missing or ['a landmark embedding']}"
             )
         P = head.v_template.double().numpy()

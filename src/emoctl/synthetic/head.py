@@ -1,4 +1,5 @@
-"""The synthetic world's head model: one shared, cached ``SyntheticFLAME`` (optionally subdivided).
+"""The synthetic world's head model: one shared, cached
+:class:`~emoctl.synthetic.head_model.SyntheticFLAME` head (optionally subdivided).
 
 Building the procedural head takes a second or two and one midpoint subdivision about as long, and
 every part of the world (identities, reenactor, appearance cues) needs the same head, so it is
@@ -11,10 +12,10 @@ from __future__ import annotations
 import functools
 
 import torch
-from torch import Tensor
 
 from emoctl.errors import ShapeError
-from emoctl.flame import FlameModelData, make_synthetic_flame, subdivide
+from emoctl.flame import FlameModelData, subdivide
+from emoctl.synthetic.head_model import make_synthetic_flame
 
 #: Highest subdivision level the world supports: 0 (about 4,900 vertices), 1 (about 19,500) or 2
 #: (about 78,000).
@@ -49,28 +50,3 @@ def same_head(a: FlameModelData, b: FlameModelData) -> bool:
     if a is b:
         return True
     return a.num_vertices == b.num_vertices and torch.equal(a.faces, b.faces) and torch.equal(a.v_template, b.v_template)
-
-
-def vertex_normals(vertices: Tensor, faces: Tensor) -> Tensor:
-    """Area-weighted unit vertex normals ``[..., V, 3]`` of ``vertices [..., V, 3]`` (outward for
-    counter-clockwise ``faces [F, 3]``)."""
-    a, b, c = (vertices[..., faces[:, k], :] for k in range(3))
-    face_normals = torch.linalg.cross(b - a, c - a)  # [..., F, 3], length = 2 * area
-    normals = torch.zeros_like(vertices)
-    for k in range(3):
-        normals.index_add_(-2, faces[:, k], face_normals)
-    return normals / normals.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-
-
-def mean_edge_length(vertices: Tensor, faces: Tensor) -> Tensor:
-    """Mean length ``[..., V]`` of the edges around each vertex of ``vertices [..., V, 3]``
-    (each face corner contributes its two incident edges)."""
-    a, b, c = (vertices[..., faces[:, k], :] for k in range(3))
-    ab, bc, ca = (b - a).norm(dim=-1), (c - b).norm(dim=-1), (a - c).norm(dim=-1)  # [..., F]
-    total = torch.zeros(vertices.shape[:-1], dtype=vertices.dtype, device=vertices.device)
-    count = torch.zeros(vertices.shape[-2], dtype=vertices.dtype, device=vertices.device)
-    ones = torch.ones(faces.shape[0], dtype=vertices.dtype, device=vertices.device)
-    for idx, incident in ((faces[:, 0], ab + ca), (faces[:, 1], ab + bc), (faces[:, 2], bc + ca)):
-        total.index_add_(-1, idx, incident)
-        count.index_add_(0, idx, 2.0 * ones)
-    return total / count.clamp_min(1.0)

@@ -32,7 +32,7 @@ from emoctl.flame import NUM_SHAPE, FlameModelData
 from emoctl.synthetic.avatar import GaussianHead, RenderSettings
 from emoctl.synthetic.cameras import DEFAULT_DISTANCE, DEFAULT_FOV_DEG, camera_rig
 from emoctl.synthetic.emotion_model import EmotionModel
-from emoctl.synthetic.head import same_head
+from emoctl.synthetic.head_parts import check_shared_parts
 from emoctl.synthetic.speech import still_articulation
 from emoctl.synthetic.traits import IdentityTraits
 
@@ -83,14 +83,11 @@ class IdentitySampler:
             raise ShapeError(f"baked_intensity must be (low, high) with 0 < low <= high, got {self.baked_intensity!r}")
         if not self.shape_std >= 0:
             raise ShapeError(f"shape_std must be >= 0, got {self.shape_std!r}")
+        check_shared_parts("IdentitySampler", "sampler", self.head, self.render, self.avatar, self.emotion_model)
         if self.avatar is None:
             object.__setattr__(self, "avatar", GaussianHead(self.head, self.render))
-        elif not same_head(self.avatar.head, self.head) or self.avatar.settings != self.render:
-            raise ShapeError("IdentitySampler: avatar must render this sampler's head with its render settings")
         if self.emotion_model is None:
             object.__setattr__(self, "emotion_model", EmotionModel(self.head))
-        elif self.emotion_model.head is None or not same_head(self.emotion_model.head, self.head):
-            raise ShapeError("IdentitySampler: emotion_model must be built on this sampler's head")
 
     def reference_choice(self, seed: int) -> tuple[str, float]:
         """``(reference_emotion, intensity)`` of the identity's reference image (``("neutral", 0.0)`` when

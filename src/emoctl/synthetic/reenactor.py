@@ -31,14 +31,15 @@ from emoctl.synthetic.avatar import GaussianHead, RenderSettings, scale_rig
 from emoctl.synthetic.cameras import as_image_size
 from emoctl.synthetic.cues import cue_fields
 from emoctl.synthetic.emotion_model import EmotionModel
-from emoctl.synthetic.head import check_head_args, same_head, synthetic_head
+from emoctl.synthetic.head import check_head_args
+from emoctl.synthetic.head_parts import SharedHeadParts
 from emoctl.synthetic.traits import IdentityTraits
 
 #: Version of what the reenactor draws; bump it when pixels change for the same inputs.
 RENDER_VERSION = 2  # 2: 8-bit quantisation by emoctl.media.to_uint8 (exact .5 ties round to even)
 
 
-class SyntheticReenactor:
+class SyntheticReenactor(SharedHeadParts):
     """Renders ground-truth clips of synthetic identities (implements :class:`emoctl.data.Reenactor`).
 
     ``head_seed`` / ``subdivide``: the synthetic head (one Gaussian per vertex: about 4,900 at 0,
@@ -64,12 +65,7 @@ class SyntheticReenactor:
             raise ShapeError(f"chunk_frames must be a positive int, got {chunk_frames!r}")
         self.chunk_frames = chunk_frames
         self.cache_identities = max(int(cache_identities), 1)
-        if avatar is not None and (not same_head(avatar.head, self.head) or avatar.settings != self.render_settings):
-            raise ShapeError("SyntheticReenactor: avatar must render this reenactor's head with its render settings")
-        if emotion_model is not None and (emotion_model.head is None or not same_head(emotion_model.head, self.head)):
-            raise ShapeError("SyntheticReenactor: emotion_model must be built on this reenactor's head")
-        self._avatar: GaussianHead | None = avatar
-        self._model: EmotionModel | None = emotion_model
+        self._share_parts(avatar, emotion_model, role="reenactor")
         self._cache: OrderedDict[IdentityTraits, tuple[torch.Tensor, dict[str, np.ndarray]]] = OrderedDict()
 
     # ------------------------------------------------------------------ protocol
@@ -108,22 +104,6 @@ class SyntheticReenactor:
         return ReenactedClip(frames=frames, cameras=rig, timestamps=anchor.timestamps.clone(), flame=flame)
 
     # ------------------------------------------------------------------ parts
-    @property
-    def head(self):
-        return synthetic_head(self.head_seed, self.subdivide)
-
-    @property
-    def avatar(self) -> GaussianHead:
-        if self._avatar is None:
-            self._avatar = GaussianHead(self.head, self.render_settings)
-        return self._avatar
-
-    @property
-    def emotion_model(self) -> EmotionModel:
-        if self._model is None:
-            self._model = EmotionModel(self.head)
-        return self._model
-
     @staticmethod
     def _anchor_intensity(anchor: AnchorClip, emotion: str) -> float:
         table = anchor.meta.get("intensity") if isinstance(anchor.meta, dict) else None

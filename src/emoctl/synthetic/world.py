@@ -25,12 +25,12 @@ from emoctl.data import AnchorClip, BuildSummary, DatasetConfig, Identity, PassT
 from emoctl.data.flame_params import FlameSequence
 from emoctl.emotions import EMOTIONS
 from emoctl.errors import DataError
-from emoctl.flame import FlameModelData
 from emoctl.synthetic.anchors import anchor_articulation, anchor_id, anchor_seed, anchor_sequences, make_anchor
-from emoctl.synthetic.avatar import GaussianHead, RenderSettings
+from emoctl.synthetic.avatar import RenderSettings
 from emoctl.synthetic.cameras import as_image_size, default_rig
 from emoctl.synthetic.emotion_model import EmotionModel
-from emoctl.synthetic.head import check_head_args, synthetic_head
+from emoctl.synthetic.head import check_head_args
+from emoctl.synthetic.head_parts import SharedHeadParts
 from emoctl.synthetic.identities import IdentitySampler, identity_id, identity_seed, sample_betas
 from emoctl.synthetic.reenactor import SyntheticReenactor
 
@@ -44,7 +44,7 @@ def _positive_int(value: object, name: str) -> int:
     return int(value)
 
 
-class SyntheticWorld:
+class SyntheticWorld(SharedHeadParts):
     """One synthetic world: ``SyntheticWorld(seed, head_seed=0, subdivide=1, baked_fraction=0.3)``.
 
     The world owns one :attr:`avatar` (the Gaussian renderer of :attr:`head`) and one
@@ -59,36 +59,17 @@ class SyntheticWorld:
         self.seed = seed
         self.head_seed, self.subdivide = check_head_args(head_seed, subdivide)
         self.baked_fraction = float(baked_fraction)
-        self.render = render or RenderSettings()
-        self._model: EmotionModel | None = None
-        self._avatar: GaussianHead | None = None
+        self.render_settings = render or RenderSettings()
+        self._share_parts()
         self._samplers: dict[tuple[int, int], IdentitySampler] = {}
-
-    @property
-    def head(self) -> FlameModelData:
-        """The shared (cached) synthetic head."""
-        return synthetic_head(self.head_seed, self.subdivide)
-
-    @property
-    def emotion_model(self) -> EmotionModel:
-        """The world's emotion model (on :attr:`head`)."""
-        if self._model is None:
-            self._model = EmotionModel(self.head)
-        return self._model
-
-    @property
-    def avatar(self) -> GaussianHead:
-        """The world's Gaussian renderer of :attr:`head` with the world's render settings."""
-        if self._avatar is None:
-            self._avatar = GaussianHead(self.head, self.render)
-        return self._avatar
 
     def identity_sampler(self, image_size: int | tuple[int, int] = 256) -> IdentitySampler:
         """The world's identity sampler for reference images of ``image_size`` (cached per size)."""
         size = as_image_size(image_size)
         if size not in self._samplers:
             self._samplers[size] = IdentitySampler(self.head, image_size=size, baked_fraction=self.baked_fraction,
-                                                   render=self.render, avatar=self.avatar, emotion_model=self.emotion_model)
+                                                   render=self.render_settings, avatar=self.avatar,
+                                                   emotion_model=self.emotion_model)
         return self._samplers[size]
 
     def identities(self, n: int, *, image_size: int | tuple[int, int] = 256, start: int = 0) -> list[Identity]:
@@ -107,7 +88,7 @@ class SyntheticWorld:
 
     def reenactor(self, image_size: int | tuple[int, int] = 256, chunk_frames: int = 8) -> SyntheticReenactor:
         """A reenactor rendering with the world's avatar and emotion model."""
-        return SyntheticReenactor(self.head_seed, self.subdivide, image_size, render=self.render, chunk_frames=chunk_frames,
+        return SyntheticReenactor(self.head_seed, self.subdivide, image_size, render=self.render_settings, chunk_frames=chunk_frames,
                                   avatar=self.avatar, emotion_model=self.emotion_model)
 
 

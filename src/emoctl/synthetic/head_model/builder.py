@@ -27,8 +27,8 @@ import numpy as np
 import torch
 
 from emoctl.errors import ShapeError
-from emoctl.flame._synth_bases import (
-    EXPRESSION_REGIONS,
+from emoctl.flame.data import FLAME_PARENTS, NUM_EXPRESSION, NUM_SHAPE, FlameModelData, validate_model_data
+from emoctl.synthetic.head_model.bases import (
     SEMANTIC_EXPRESSIONS,
     SHAPE_COMPONENTS,
     expression_tail,
@@ -37,7 +37,7 @@ from emoctl.flame._synth_bases import (
     semantic_shapes,
     shape_tail,
 )
-from emoctl.flame._synth_fields import (
+from emoctl.synthetic.head_model.fields import (
     LANDMARK_NAMES,
     REGION_NAMES,
     compute_frames,
@@ -49,19 +49,8 @@ from emoctl.flame._synth_fields import (
     region_masks,
     skinning_weights,
 )
-from emoctl.flame._synth_mesh import HeadMesh, build_head_mesh
-from emoctl.flame._synth_surface import HeadLayout
-from emoctl.flame.data import FLAME_PARENTS, NUM_EXPRESSION, NUM_SHAPE, FlameModelData, validate_model_data
-
-__all__ = [
-    "EXPRESSION_REGIONS",
-    "LANDMARK_NAMES",
-    "REGION_NAMES",
-    "SEMANTIC_EXPRESSIONS",
-    "SHAPE_COMPONENTS",
-    "SyntheticFLAME",
-    "make_synthetic_flame",
-]
+from emoctl.synthetic.head_model.mesh import HeadMesh, build_head_mesh
+from emoctl.synthetic.head_model.surface import HeadLayout
 
 _BASE_ROWS, _BASE_COLS = 58, 76
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from emoctl.flame._synth_fields import Anchors, Frames, blob, fissure_window, lip_distance
-from emoctl.flame._synth_mesh import PART_EYE_LEFT, PART_EYE_RIGHT, PART_MOUTH, PART_SKIN, HeadMesh, abs_azimuth
-from emoctl.flame._synth_surface import gauss, smoothstep
+from emoctl.synthetic.head_model.fields import Anchors, Frames, blob, fissure_window, lip_distance
+from emoctl.synthetic.head_model.mesh import PART_EYE_LEFT, PART_EYE_RIGHT, PART_MOUTH, PART_SKIN, HeadMesh, abs_azimuth
+from emoctl.synthetic.head_model.surface import gauss, smoothstep
 
 #: The named expression components, in order (indices 0..15); the rest are ``component_16`` ...
 SEMANTIC_EXPRESSIONS: tuple[str, ...] = (

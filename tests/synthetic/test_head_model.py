@@ -7,20 +7,11 @@ import pytest
 import torch
 
 from emoctl.errors import ShapeError
-from emoctl.flame import (
-    EXPRESSION_REGIONS,
-    FLAME,
-    LANDMARK_NAMES,
-    REGION_NAMES,
-    SEMANTIC_EXPRESSIONS,
-    SHAPE_COMPONENTS,
-    SyntheticFLAME,
-    load_flame_model,
-    make_synthetic_flame,
-    save_flame_model,
-)
+from emoctl.flame import FLAME, load_flame_model, save_flame_model
+from emoctl.synthetic import EXPRESSION_REGIONS, LANDMARK_NAMES, REGION_NAMES, SEMANTIC_EXPRESSIONS, SHAPE_COMPONENTS
+from emoctl.synthetic import SyntheticFLAME, make_synthetic_flame
 
-from .flame_factories import numpy_rodrigues
+from ..flame.flame_factories import numpy_rodrigues
 
 
 def lmk(data, out, name):

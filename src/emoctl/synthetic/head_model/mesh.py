@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emoctl.flame._synth_surface import FeatureFrame, HeadLayout, base_radius, directions, skin_points
+from emoctl.synthetic.head_model.surface import FeatureFrame, HeadLayout, base_radius, directions, skin_points
+from emoctl.synthetic.mesh_ops import uv_sphere
 
 PART_SKIN, PART_EYE_LEFT, PART_EYE_RIGHT, PART_MOUTH = 0, 1, 2, 3
 
@@ -117,28 +118,6 @@ def open_theta(theta: np.ndarray, phi: np.ndarray, eye_side: np.ndarray, frame: 
     up = L.upper_lid_opening * fissure_profile(phi, frame.phi_eye_inner, frame.phi_eye_outer, -0.25) * np.exp(-((dist / 0.0095) ** 2))
     down = L.lower_lid_opening * fissure_profile(phi, frame.phi_eye_inner, frame.phi_eye_outer, 0.2) * np.exp(-((dist / 0.0065) ** 2))
     return theta - np.where(eye_side < 0, up, 0.0) / r + np.where(eye_side > 0, down, 0.0) / r
-
-
-def _sphere(n_lat: int, n_lon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Unit sphere around +z: vertices ``[2 + n_lat * n_lon, 3]`` (front pole first, back pole
-    last), faces (outward), and each vertex's angle from the front pole."""
-    polar = np.linspace(0, np.pi, n_lat + 2)[1:-1]
-    az = np.linspace(0, 2 * np.pi, n_lon, endpoint=False)
-    pp, aa = np.meshgrid(polar, az, indexing="ij")
-    ring = np.stack([np.sin(pp) * np.cos(aa), np.sin(pp) * np.sin(aa), np.cos(pp)], axis=-1).reshape(-1, 3)
-    verts = np.concatenate([[[0, 0, 1.0]], ring, [[0, 0, -1.0]]])
-    angle = np.concatenate([[0.0], pp.reshape(-1), [np.pi]])
-    idx = 1 + np.arange(n_lat * n_lon).reshape(n_lat, n_lon)
-    back = 1 + n_lat * n_lon
-    faces = []
-    for k in range(n_lon):
-        k1 = (k + 1) % n_lon
-        faces.append([0, idx[0, k], idx[0, k1]])
-        for i in range(n_lat - 1):
-            faces.append([idx[i, k], idx[i + 1, k], idx[i + 1, k1]])
-            faces.append([idx[i, k], idx[i + 1, k1], idx[i, k1]])
-        faces.append([idx[-1, k], back, idx[-1, k1]])
-    return verts, np.array(faces, dtype=np.int64), angle
 
 
 def build_frame(L: HeadLayout, theta: np.ndarray, phi: np.ndarray) -> tuple[FeatureFrame, int, int, int, tuple[int, int, int]]:
@@ -301,8 +280,8 @@ def build_head_mesh(L: HeadLayout, n_rows: int, n_cols: int) -> HeadMesh:
     faces, faces_uv, skin_uv = _skin_faces(skin)
 
     # eyeballs (front pole along +z, so the iris sits at the pole) and the mouth-interior pouch
-    eye_unit, eye_faces, eye_angle = _sphere(10, 16)
-    pouch_unit, pouch_faces, pouch_angle = _sphere(8, 16)
+    eye_unit, eye_faces, eye_angle = uv_sphere(10, 16)
+    pouch_unit, pouch_faces, pouch_angle = uv_sphere(8, 16)
     flip = np.array([-1.0, 1.0, 1.0])
     pouch_radii = np.array([0.86 * L.mouth_half_width, 0.013, 0.014])
     pouch_center = sample.points[skin.grid_index[mouth_row, 0]] + np.array([0.0, 0.0, -0.005 - pouch_radii[2]])
@@ -337,35 +316,19 @@ def build_head_mesh(L: HeadLayout, n_rows: int, n_cols: int) -> HeadMesh:
     matches = np.argmin(((pouch_unit[:, None] * flip - pouch_unit[None]) ** 2).sum(-1), axis=1)
     mirror[front_pole[PART_MOUTH] : V] = front_pole[PART_MOUTH] + matches
 
-    def padded(a: np.ndarray, fill: float) -> np.ndarray:
-        return np.concatenate([a, np.full(pad, fill)])
-
+    # skin-only per-vertex arrays: the skin's values, then a fill value for every sphere vertex
+    skin_only = {
+        "theta": (skin.theta, np.nan, np.float64), "phi": (skin.phi, np.nan, np.float64),
+        "grid_row_theta": (skin.grid_theta, np.nan, np.float64),
+        "row": (skin.row, -1, np.int64), "col": (skin.col, -1, np.int64),
+        "mouth_side": (skin.mouth_side, 0, np.int64), "eye_side": (skin.eye_side, 0, np.int64),
+        "nose_height": (sample.nose, 0.0, np.float64), "ear_height": (sample.ears, 0.0, np.float64),
+    }  # fmt: skip
     return HeadMesh(
-        points=np.concatenate(points),
-        faces=np.array(faces, dtype=np.int64),
-        uvs=np.concatenate(uvs),
-        faces_uv=np.array(faces_uv, dtype=np.int64),
-        part=np.concatenate(parts),
-        theta=padded(skin.theta, np.nan),
-        phi=padded(skin.phi, np.nan),
-        row=padded(skin.row, -1).astype(np.int64),
-        col=padded(skin.col, -1).astype(np.int64),
-        mouth_side=padded(skin.mouth_side, 0).astype(np.int64),
-        eye_side=padded(skin.eye_side, 0).astype(np.int64),
-        mirror=mirror,
-        frame=frame,
-        layout=L,
-        grid_phi=phi,
-        mouth_row=mouth_row,
-        eye_row=eye_row,
-        mouth_corner_col=j_mc,
-        eye_cols=eye_cols,
-        grid_index=skin.grid_index,
-        lower_copy=skin.lower_copy,
-        sphere_front_pole=front_pole,
-        sphere_back_pole=back_pole,
-        sphere_polar=np.concatenate(polar),
-        grid_row_theta=padded(skin.grid_theta, np.nan),
-        nose_height=padded(sample.nose, 0.0),
-        ear_height=padded(sample.ears, 0.0),
-    )
+        points=np.concatenate(points), faces=np.array(faces, dtype=np.int64), part=np.concatenate(parts),
+        uvs=np.concatenate(uvs), faces_uv=np.array(faces_uv, dtype=np.int64),
+        **{name: np.concatenate([a, np.full(pad, fill)]).astype(dtype) for name, (a, fill, dtype) in skin_only.items()},
+        mirror=mirror, frame=frame, layout=L, grid_phi=phi, grid_index=skin.grid_index, lower_copy=skin.lower_copy,
+        mouth_row=mouth_row, eye_row=eye_row, mouth_corner_col=j_mc, eye_cols=eye_cols,
+        sphere_front_pole=front_pole, sphere_back_pole=back_pole, sphere_polar=np.concatenate(polar),
+    )  # fmt: skip

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emoctl.flame._synth_mesh import (
+from emoctl.synthetic.head_model.mesh import (
     PART_EYE_LEFT,
     PART_EYE_RIGHT,
     PART_MOUTH,
@@ -16,7 +16,7 @@ from emoctl.flame._synth_mesh import (
     abs_azimuth,
     fissure_profile,
 )
-from emoctl.flame._synth_surface import brow_arch, gauss, skin_points, smoothstep
+from emoctl.synthetic.head_model.surface import brow_arch, gauss, skin_points, smoothstep
 
 #: Region masks every synthetic head carries (soft, in [0, 1]).
 REGION_NAMES: tuple[str, ...] = (
