@@ -6,37 +6,16 @@ import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 
 from emoctl.data import verify
 from emoctl.data.cli import main as cli_main
-from emoctl.data.io import canonical_json, file_record, flame_to_bytes, load_tensors
+from emoctl.data.io import canonical_json, flame_to_bytes, load_tensors
 from emoctl.media import encode_png
-from emoctl.data.records import clip_entry
 from emoctl.data.transforms import transforms_for_clip
 from emoctl.data.reader import clip_cameras
-
-
-def _manifest(root: Path) -> dict:
-    return json.loads((root / "manifest.json").read_text())
-
-
-def _reseal(root: Path, key: str, change_record=None) -> None:
-    """Recompute a clip's checksums in its clip.json and in the manifest after a test changed its files,
-    so that only the intended damage remains."""
-    d = root / "clips" / key
-    record = json.loads((d / "clip.json").read_text())
-    if change_record:
-        change_record(record)
-    names = sorted(p.relative_to(d).as_posix() for p in d.rglob("*") if p.is_file() and p.name != "clip.json")
-    record["files"] = {n: file_record(d / n) for n in names}
-    data = canonical_json(record)
-    (d / "clip.json").write_bytes(data)
-    manifest = _manifest(root)
-    manifest["clips"] = [clip_entry(record, data) if c["key"] == key else c for c in manifest["clips"]]
-    (root / "manifest.json").write_bytes(canonical_json(manifest))
+from damage import read_manifest, reseal_clip
 
 
 def test_a_fresh_build_verifies_clean(tiny_dataset):
@@ -55,7 +34,7 @@ def test_a_corrupted_file_is_reported_as_a_checksum_mismatch(tiny_copy):
     assert not report.ok
     assert report.problems == [
         "clip id0/anchor1/happy: checksum mismatch in clips/id0/anchor1/happy/frames/00003_01.png "
-        f"(manifest sha256 {_manifest(tiny_copy)['clips'][4]['files']['frames/00003_01.png']['sha256'][:12]}..., "
+        f"(manifest sha256 {read_manifest(tiny_copy)['clips'][4]['files']['frames/00003_01.png']['sha256'][:12]}..., "
         f"file {__import__('hashlib').sha256(bytes(data)).hexdigest()[:12]}...)"
     ]
 
@@ -73,7 +52,7 @@ def test_a_clip_with_shifted_timestamps_is_reported_as_desynchronised(tiny_copy)
     def shift(record):
         record["timestamps"][2] += 0.01
 
-    _reseal(tiny_copy, "id1/anchor1/sad", shift)
+    reseal_clip(tiny_copy, "id1/anchor1/sad", shift)
     assert verify(tiny_copy).problems == [
         "not synchronised: clip id1/anchor1/sad has timestamps different from anchor anchor1's "
         "(first at frame 2: 0.41000000000000003 s vs 0.4 s in the other emotions)"
@@ -88,14 +67,14 @@ def test_a_clip_with_a_frame_less_is_reported_as_desynchronised(tiny_copy):
         (d / name).write_bytes(flame_to_bytes({k: (v if k == "betas" else v[:5]) for k, v in seq.items()}))
     for png in d.glob("frames/00005_*.png"):
         png.unlink()
-    rig = clip_cameras(tiny_copy, {"key": key, "dir": f"clips/{key}"})
+    rig = clip_cameras(tiny_copy, next(c for c in read_manifest(tiny_copy)["clips"] if c["key"] == key))
     (d / "transforms.json").write_bytes(canonical_json(transforms_for_clip(rig, 5, "png")))
 
     def shorten(record):
         record["num_frames"] = 5
         record["timestamps"] = record["timestamps"][:5]
 
-    _reseal(tiny_copy, key, shorten)
+    reseal_clip(tiny_copy, key, shorten)
     assert flame["expr"].shape[0] == 6
     assert verify(tiny_copy).problems == [
         "not synchronised: clip id0/anchor0/sad has 5 frames, anchor anchor0 and its other emotions have 6"
@@ -103,7 +82,7 @@ def test_a_clip_with_a_frame_less_is_reported_as_desynchronised(tiny_copy):
 
 
 def test_a_missing_emotion_is_reported_as_desynchronised(tiny_copy):
-    manifest = _manifest(tiny_copy)
+    manifest = read_manifest(tiny_copy)
     manifest["clips"] = [c for c in manifest["clips"] if c["key"] != "id2/anchor1/happy"]
     (tiny_copy / "manifest.json").write_bytes(canonical_json(manifest))
     shutil.rmtree(tiny_copy / "clips/id2/anchor1/happy")
@@ -114,11 +93,11 @@ def test_content_problems_behind_valid_checksums_are_reported(tiny_copy):
     nan = load_tensors(tiny_copy / "clips/id0/anchor0/happy/flame.safetensors", "t")
     nan["jaw_pose"][1, 0] = float("nan")
     (tiny_copy / "clips/id0/anchor0/happy/flame.safetensors").write_bytes(flame_to_bytes(nan))
-    _reseal(tiny_copy, "id0/anchor0/happy")
+    reseal_clip(tiny_copy, "id0/anchor0/happy")
     (tiny_copy / "clips/id1/anchor0/sad/frames/00002_00.png").write_bytes(encode_png(np.zeros((32, 32, 3), np.uint8)))
-    _reseal(tiny_copy, "id1/anchor0/sad")
+    reseal_clip(tiny_copy, "id1/anchor0/sad")
     (tiny_copy / "clips/id2/anchor0/neutral/frames/00000_01.png").write_bytes(b"not a png")
-    _reseal(tiny_copy, "id2/anchor0/neutral")
+    reseal_clip(tiny_copy, "id2/anchor0/neutral")
     problems = verify(tiny_copy).problems
     assert len(problems) == 3
     assert "clip id0/anchor0/happy" in problems[0] and "flame.safetensors['jaw_pose'] contains NaN" in problems[0]
@@ -144,7 +123,7 @@ def test_an_mp4_view_with_a_frame_less_is_reported(tmp_path):
     build_tiny(tmp_path, frame_format="mp4", num_identities=1, num_anchors=1)
     video = tmp_path / "clips/id0/anchor0/happy/frames/view_01.mp4"
     write_mp4(video, read_mp4(video)[:5], fps=5.0)
-    _reseal(tmp_path, "id0/anchor0/happy")
+    reseal_clip(tmp_path, "id0/anchor0/happy")
     (tmp_path / "identities/id7").mkdir()
     assert verify(tmp_path).problems == [
         "clip id0/anchor0/happy: clips/id0/anchor0/happy/frames/view_01.mp4 holds [5, 64, 64, 3], expected [6, 64, 64, 3]",
@@ -153,7 +132,7 @@ def test_an_mp4_view_with_a_frame_less_is_reported(tmp_path):
 
 
 def test_a_malformed_or_missing_manifest_is_reported(tiny_copy, tmp_path):
-    manifest = _manifest(tiny_copy)
+    manifest = read_manifest(tiny_copy)
     manifest["schema_version"] = 99
     del manifest["clips"][3]["files"]
     (tiny_copy / "manifest.json").write_bytes(canonical_json(manifest))

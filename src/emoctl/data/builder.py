@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections import abc
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -191,10 +192,23 @@ def _check_protocols(reenactor: Any, tracker: Any) -> None:
         )
 
 
-def _unique(ids: list[str], what: str) -> None:
+def _listed(items: Iterable[Any], kind: type, name: str, what: str) -> list[Any]:
+    """The argument ``name`` as a non-empty list of ``kind`` objects whose ids (attribute ``<what>_id``)
+    are safe file names and unique."""
+    if not isinstance(items, abc.Iterable) or isinstance(items, (str, bytes)):
+        raise DataError(f"{name} must be an iterable of {kind.__name__} objects, got {type(items).__name__}")
+    items = list(items)
+    if not items:
+        raise DataError(f"{name} is empty: a dataset needs at least one {what}")
+    for item in items:
+        if not isinstance(item, kind):
+            raise DataError(f"{name} must be {kind.__name__} objects, got {type(item).__name__}")
+        check_safe_id(getattr(item, f"{what}_id"), f"{what} id")
+    ids = [getattr(item, f"{what}_id") for item in items]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
         raise DataError(f"duplicate {what} ids: {dupes}")
+    return items
 
 
 def _prepare_anchors(
@@ -202,14 +216,7 @@ def _prepare_anchors(
 ) -> tuple[list[AnchorClip], dict[str, float]]:
     """Anchors checked against the vocabulary, resampled to ``config.fps``, cut to ``max_frames``, sorted
     by id; and the frame rate each came with."""
-    anchors = list(anchors)
-    if not anchors:
-        raise DataError("anchors is empty: a dataset needs at least one anchor")
-    for a in anchors:
-        if not isinstance(a, AnchorClip):
-            raise DataError(f"anchors must be AnchorClip objects, got {type(a).__name__}")
-        check_safe_id(a.anchor_id, "anchor id")
-    _unique([a.anchor_id for a in anchors], "anchor")
+    anchors = _listed(anchors, AnchorClip, "anchors", "anchor")
     out = []
     for anchor in anchors:
         names = list(anchor.emotions)
@@ -235,19 +242,13 @@ def _prepare_anchors(
 
 
 def _check_identities(identities: Iterable[Identity], vocabulary: Vocabulary) -> list[Identity]:
-    identities = list(identities)
-    if not identities:
-        raise DataError("identities is empty: a dataset needs at least one identity")
+    identities = _listed(identities, Identity, "identities", "identity")
     for ident in identities:
-        if not isinstance(ident, Identity):
-            raise DataError(f"identities must be Identity objects, got {type(ident).__name__}")
-        check_safe_id(ident.identity_id, "identity id")
         if ident.reference_emotion is not None and ident.reference_emotion not in vocabulary:
             raise DataError(
                 f"identity {ident.identity_id!r}: reference_emotion {ident.reference_emotion!r} is not in the "
                 f"vocabulary {list(vocabulary.names)}"
             )
-    _unique([i.identity_id for i in identities], "identity")
     return sorted(identities, key=lambda i: i.identity_id)
 
 

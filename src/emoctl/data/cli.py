@@ -55,7 +55,12 @@ def _merge(args: argparse.Namespace) -> int:
 
 
 def dataset_info(root: str) -> dict:
-    """A short summary of the manifest at ``root``: counts, frame counts, config, generator."""
+    """A short summary of the manifest at ``root``: counts, frame counts, config, generator.
+
+    ``bytes`` is the total the manifest records (``verify`` checks each file's byte count);
+    :class:`~emoctl.errors.DataError` when the manifest is missing or malformed.
+    """
+    from emoctl.data.config import DatasetConfig
     from emoctl.data.manifest import load_manifest
 
     manifest = load_manifest(root)
@@ -65,7 +70,7 @@ def dataset_info(root: str) -> dict:
         "root": str(root),
         "schema_version": manifest["schema_version"],
         "emotions": manifest["emotions"],
-        "config": manifest["config"],
+        "config": DatasetConfig.from_json(manifest["config"]).to_json(),
         "generator": manifest["generator"],
         "identities": len(manifest["identities"]),
         "anchors": len(manifest["anchors"]),

@@ -49,7 +49,11 @@ class SyncedEmotionDataset(Dataset):
     - ``frame_indices`` int64 ``[T]``, ``timestamps`` float64 ``[T]`` seconds
 
     ``betas`` come from the tracked clip when the tracker estimated them, else from the identity,
-    else zeros. Only ``manifest.json`` is read in ``__init__``.
+    else zeros. Only ``manifest.json`` is read in ``__init__`` (and checked: a malformed or
+    unsynchronised manifest is a :class:`DataError` there). An item's files are checked as they are
+    read (:mod:`emoctl.data.reader`): frame and reference image sizes, FLAME shapes and frame counts
+    against the manifest, finite values; a damaged file is a :class:`DataError` naming the clip and
+    the file, never a wrong-sized tensor. :func:`~emoctl.data.verify.verify` is the thorough check.
     """
 
     def __init__(
@@ -70,13 +74,11 @@ class SyncedEmotionDataset(Dataset):
             raise DataError(f"unknown mode {mode!r}; choose one of {list(MODES)}")
         if split not in SPLITS:
             raise DataError(f"unknown split {split!r}; choose one of {list(SPLITS)}")
-        if isinstance(frames_per_sample, bool) or not isinstance(frames_per_sample, int) or frames_per_sample < 1:
-            raise DataError(f"frames_per_sample must be an int >= 1, got {frames_per_sample!r}")
         self.root = Path(root)
         self.mode = mode
         self.split = split
-        self.frames_per_sample = frames_per_sample
-        self.seed = int(seed)
+        self.frames_per_sample = _as_int(frames_per_sample, "frames_per_sample", minimum=1)
+        self.seed = _as_int(seed, "seed")
         self.epoch = 0
         manifest = load_manifest(self.root)
         self.vocabulary = vocabulary_of(manifest)
@@ -92,8 +94,14 @@ class SyncedEmotionDataset(Dataset):
         identities, anchors = self.splits.members(split)
         self._identities = {e["id"]: e for e in manifest["identities"] if e["id"] in identities}
         clips: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+        anchor_frames = {e["id"]: e["num_frames"] for e in manifest["anchors"]}
         for clip in manifest["clips"]:
             if clip["identity"] in identities and clip["anchor"] in anchors:
+                if clip["num_frames"] != anchor_frames[clip["anchor"]]:
+                    raise DataError(
+                        f"{self.root}: clip {clip['key']} has {clip['num_frames']} frames, its anchor {clip['anchor']} "
+                        f"has {anchor_frames[clip['anchor']]}: not synchronised (`emoctl data verify` lists the problems)"
+                    )
                 # file checksums are verify's business; without them each worker's copy stays small
                 kept = {k: v for k, v in clip.items() if k != "files"}
                 clips.setdefault((clip["identity"], clip["anchor"]), {})[clip["emotion"]] = kept
@@ -130,10 +138,12 @@ class SyncedEmotionDataset(Dataset):
 
     def set_epoch(self, epoch: int) -> None:
         """Draw new windows, source emotions and driving identities (call before each epoch, in every worker's copy)."""
-        self.epoch = int(epoch)
+        self.epoch = _as_int(epoch, "epoch")
 
     def sample_plan(self, index: int) -> dict[str, Any]:
         """What item ``index`` uses (identities, anchor, emotions, window start), without reading any file."""
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"dataset indices must be ints, got {type(index).__name__}")
         if not -len(self) <= index < len(self):
             raise IndexError(f"index {index} is out of range for a dataset of {len(self)} items")
         identity, anchor, target = self._items[index % len(self)]
@@ -199,11 +209,18 @@ class SyncedEmotionDataset(Dataset):
         return cached
 
     def _flame(self, clip: dict[str, Any], identity: str, window: torch.Tensor) -> FlameSequence:
+        """The window of the clip's FLAME file (checked whole: shapes against the manifest, finite values)."""
         seq = slice_flame_sequence(clip_flame(self.root, clip), window)
         if "betas" not in seq:
             betas = identity_betas(self.root, self._identities[identity])
             seq["betas"] = betas if betas is not None else torch.zeros(FLAME_IDENTITY_KEYS["betas"])
         return {k: v.contiguous() for k, v in seq.items()}
+
+
+def _as_int(value: Any, what: str, minimum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or (minimum is not None and value < minimum):
+        raise DataError(f"{what} must be an int" + (f" >= {minimum}" if minimum is not None else "") + f", got {value!r}")
+    return int(value)
 
 
 def _to_float_chw(image: np.ndarray) -> torch.Tensor:

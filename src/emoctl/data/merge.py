@@ -14,7 +14,9 @@ from typing import Any
 from emoctl._files import atomic_write_bytes
 from emoctl.data.io import canonical_json, read_json, temporary_prefix
 from emoctl.data.layout import CLIP_JSON, MANIFEST, SHARDS_DIR, shard_file
+from emoctl.data.manifest import field_problems, manifest_problems, problem_list
 from emoctl.data.records import HEADER_FIELDS, header_differences
+from emoctl.data.types import is_safe_id
 from emoctl.errors import DataError
 
 _SINGULAR = {"identities": "identity", "anchors": "anchor", "clips": "clip"}
@@ -50,6 +52,9 @@ def merge_shards(out_dir: str | Path, *, num_shards: int | None = None) -> Path:
                 f"cannot merge {root}: {shard_file(i, count)} differs from {shard_file(0, count)} in "
                 f"{', '.join(differences)}; shards must come from one build"
             )
+        problems = field_problems(shard, shard_file(i, count)) + _jobs_problems(shard["jobs"], shard_file(i, count))
+        if problems:
+            raise DataError(f"cannot merge {root}: {shard_file(i, count)} is malformed:{problem_list(problems)}")
 
     identities = _union(shards, "identities", "id", count)
     anchors = _union(shards, "anchors", "id", count)
@@ -69,9 +74,22 @@ def merge_shards(out_dir: str | Path, *, num_shards: int | None = None) -> Path:
     manifest["identities"] = [identities[k] for k in jobs["identities"]]
     manifest["anchors"] = [anchors[k] for k in jobs["anchors"]]
     manifest["clips"] = [clips[k] for k in expected]
+    problems = manifest_problems(manifest)
+    if problems:  # shards that are each well-formed but do not add up (e.g. a job set listing an id twice)
+        raise DataError(f"cannot merge {root}: the merged manifest would be malformed:{problem_list(problems)}")
     path = root / MANIFEST
     atomic_write_bytes(path, canonical_json(manifest), skip_identical=True, tmp_prefix=temporary_prefix("manifest"))
     return path
+
+
+def _jobs_problems(jobs: Any, name: str) -> list[str]:
+    """What is wrong with a shard's job set: non-empty lists of identity, anchor and emotion ids."""
+    parts = ("identities", "anchors", "emotions")
+    if isinstance(jobs, dict) and all(
+        isinstance(jobs.get(p), list) and jobs[p] and all(is_safe_id(i) for i in jobs[p]) for p in parts
+    ):
+        return []
+    return [f"{name}: jobs is {jobs!r:.200}, expected non-empty lists of ids: {', '.join(parts)}"]
 
 
 def _shard_count(root: Path, num_shards: int | None) -> int:

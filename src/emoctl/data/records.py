@@ -77,6 +77,6 @@ def clip_entry(clip_json: dict[str, Any], clip_json_bytes: bytes) -> dict[str, A
             "dir": directory,
             "files": dict(sorted(files.items())),
         }
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise DataError(f"clip.json {clip_json.get('key', '?') if isinstance(clip_json, dict) else '?'} "
-                        f"is missing a field ({exc})") from None
+                        f"is missing a field or has a malformed one ({type(exc).__name__}: {exc})") from None

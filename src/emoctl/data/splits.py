@@ -3,6 +3,7 @@ identity or an anchor sequence used for training)."""
 
 from __future__ import annotations
 
+from collections import abc
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -13,6 +14,15 @@ from emoctl.errors import DataError
 #: ``heldout_identities``: held-out identities x train anchors; ``heldout_anchors``: train identities
 #: x held-out anchors; ``all``: everything.
 SPLITS = ("train", "heldout", "heldout_identities", "heldout_anchors", "all")
+
+#: Each split as (identities, anchors): which side of the identity and of the anchor partition it takes.
+_SPLIT_SIDES = {
+    "train": ("train", "train"),
+    "heldout": ("heldout", "heldout"),
+    "heldout_identities": ("heldout", "train"),
+    "heldout_anchors": ("train", "heldout"),
+    "all": ("all", "all"),
+}
 
 
 @dataclass(frozen=True)
@@ -28,21 +38,15 @@ class SplitAssignment:
         """The (identities, anchors) whose product is ``split``."""
         if split not in SPLITS:
             raise DataError(f"unknown split {split!r}; choose one of {list(SPLITS)}")
-        identities = {
-            "train": self.train_identities,
-            "heldout": self.heldout_identities,
-            "heldout_identities": self.heldout_identities,
-            "heldout_anchors": self.train_identities,
-            "all": self.train_identities + self.heldout_identities,
-        }[split]
-        anchors = {
-            "train": self.train_anchors,
-            "heldout": self.heldout_anchors,
-            "heldout_identities": self.train_anchors,
-            "heldout_anchors": self.heldout_anchors,
-            "all": self.train_anchors + self.heldout_anchors,
-        }[split]
-        return identities, anchors
+        identity_side, anchor_side = _SPLIT_SIDES[split]
+        return (
+            _side(identity_side, self.train_identities, self.heldout_identities),
+            _side(anchor_side, self.train_anchors, self.heldout_anchors),
+        )
+
+
+def _side(side: str, train: tuple[str, ...], heldout: tuple[str, ...]) -> tuple[str, ...]:
+    return {"train": train, "heldout": heldout, "all": train + heldout}[side]
 
 
 def heldout_count(total: int, fraction: float) -> int:
@@ -57,7 +61,10 @@ def heldout_count(total: int, fraction: float) -> int:
 
 def _choose(ids: Sequence[str], fraction: float, seed: int, kind: str, explicit: Iterable[str] | None) -> set[str]:
     if explicit is not None:
-        chosen = set(explicit)
+        given = list(explicit) if isinstance(explicit, abc.Iterable) and not isinstance(explicit, str) else None
+        if given is None or not all(isinstance(i, str) for i in given):
+            raise DataError(f"held-out {kind} ids must be a list of id strings, got {explicit!r}")
+        chosen = set(given)
         unknown = sorted(chosen - set(ids))
         if unknown:
             raise DataError(f"held-out {kind} ids {unknown} are not in the dataset (it has {list(ids)})")

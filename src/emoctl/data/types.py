@@ -21,9 +21,14 @@ from emoctl.errors import DataError, NonFiniteError, ShapeError
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
+def is_safe_id(value: object) -> bool:
+    """Whether ``value`` is a safe file name (letters, digits, ``.``, ``_``, ``-``; starts alphanumeric; <= 128)."""
+    return isinstance(value, str) and _SAFE_ID.match(value) is not None
+
+
 def check_safe_id(value: object, what: str) -> str:
-    """``value`` if it is a safe file name (letters, digits, ``.``, ``_``, ``-``; starts alphanumeric; <= 128)."""
-    if not isinstance(value, str) or not _SAFE_ID.match(value):
+    """``value`` if it is a safe file name (:func:`is_safe_id`), else :class:`DataError` naming ``what``."""
+    if not is_safe_id(value):
         raise DataError(
             f"{what} {value!r} is not a safe file name: use 1-128 characters from [A-Za-z0-9._-], "
             "starting with a letter or digit"
@@ -43,7 +48,10 @@ def as_timestamps(value: object, num_frames: int | None, what: str) -> torch.Ten
     if isinstance(value, np.ndarray):
         value = torch.from_numpy(np.ascontiguousarray(value))
     elif isinstance(value, (list, tuple)):
-        value = torch.tensor(value, dtype=torch.float64)
+        try:
+            value = torch.tensor(value, dtype=torch.float64)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise ShapeError(f"{what}: expected a [T] list of seconds ({exc})") from None
     if not isinstance(value, torch.Tensor):
         raise ShapeError(f"{what}: expected a [T] tensor of seconds, got {type(value).__name__}")
     value = value.detach().to(device="cpu", dtype=torch.float64).contiguous()

@@ -1,10 +1,11 @@
 """``verify``: check a built dataset against its manifest and report every problem by file and clip.
 
-Checks: the manifest's structure; every listed file present with its recorded sha256; identity,
-anchor and clip records consistent with the manifest; FLAME tensors with the right shapes and
-finite values; frames readable with the right count and size; cameras readable; synchronisation
-(every emotion of an (identity, anchor) present, with the anchor's frame count and identical
-timestamps); no unlisted clip directories, files, or leftovers of an interrupted build.
+Checks: the manifest's structure; every listed file present with its recorded byte count and
+sha256; identity, anchor and clip records consistent with the manifest; FLAME tensors with the
+right shapes and finite values; frames readable with the right count and size; cameras readable;
+synchronisation (every emotion of an (identity, anchor) present, with the anchor's frame count and
+identical timestamps); no unlisted clip directories, files, or leftovers of an interrupted build.
+The content checks are :mod:`emoctl.data.reader`'s, the ones the dataset makes when it reads an item.
 """
 
 from __future__ import annotations
@@ -12,11 +13,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-import torch
-
-from emoctl.data.flame_params import FLAME_IDENTITY_KEYS, validate_flame_sequence
 from emoctl.data.io import TMP_PREFIX, read_json, sha256_file
 from emoctl.data.layout import (
     ANCHOR_JSON,
@@ -32,21 +30,24 @@ from emoctl.data.layout import (
     TRACKED_FLAME,
     TRANSFORMS,
     anchor_emotion_file,
-    mp4_view_file,
-    png_frame_file,
 )
 from emoctl.data.manifest import manifest_problems
-from emoctl.media import read_mp4, read_png
 from emoctl.data.reader import (
     anchor_flame,
     anchor_record,
+    anchor_timestamps,
+    clip_cameras,
     clip_flame,
+    clip_frame_files,
     clip_record,
+    clip_timestamps,
     identity_betas,
+    identity_record,
     identity_reference_image,
+    owner_message,
+    read_frame_file,
 )
 from emoctl.data.records import timestamps_digest
-from emoctl.data.transforms import cameras_from_transforms
 from emoctl.errors import EmoctlError
 
 _CLIP_FIELDS_IN_RECORD = (
@@ -89,27 +90,26 @@ def verify(root: str | Path, *, check_frames: bool = True, progress: bool = Fals
         return report
     try:
         manifest = read_json(path, "manifest")
-    except EmoctlError as exc:
+    except (EmoctlError, OSError) as exc:
         problems.append(str(exc))
         return report
     problems.extend(manifest_problems(manifest))
     if problems:
         return report
 
-    bad_files = _check_checksums(root, manifest, report)
+    bad_files = _check_files(root, manifest, report)
     emotions = list(manifest["emotions"])
     for entry in manifest["identities"]:
-        _guard(problems, f"identity {entry['id']}", lambda e=entry: _check_identity(root, e, bad_files, problems))
+        _guard(problems, f"identity {entry['id']}", _check_identity, root, entry, bad_files, problems)
     anchors = {entry["id"]: entry for entry in manifest["anchors"]}
     for entry in anchors.values():
-        _guard(problems, f"anchor {entry['id']}", lambda e=entry: _check_anchor(root, e, emotions, bad_files, problems))
+        _guard(problems, f"anchor {entry['id']}", _check_anchor, root, entry, emotions, bad_files, problems)
 
     from tqdm.auto import tqdm
 
     timestamps: dict[str, list[float]] = {}
     for clip in tqdm(manifest["clips"], disable=not progress, unit="clip", desc="verify"):
-        _guard(problems, f"clip {clip['key']}",
-               lambda c=clip: _check_clip(root, c, bad_files, check_frames, timestamps, problems))
+        _guard(problems, f"clip {clip['key']}", _check_clip, root, clip, bad_files, check_frames, timestamps, problems)
     _check_sync(manifest, anchors, emotions, timestamps, problems)
     _check_unlisted(root, manifest, problems)
     report.counts = {
@@ -121,13 +121,17 @@ def verify(root: str | Path, *, check_frames: bool = True, progress: bool = Fals
     return report
 
 
-def _guard(problems: list[str], who: str, check) -> None:
+def _guard(problems: list[str], who: str, check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``check(*args, **kwargs)``, or None and a problem of ``who`` when it fails on a broken dataset."""
     try:
-        check()
+        return check(*args, **kwargs)
     except EmoctlError as exc:
+        problems.append(owner_message(who, exc))
+    except OSError as exc:
         problems.append(f"{who}: {exc}")
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
         problems.append(f"{who}: malformed record ({type(exc).__name__}: {exc})")
+    return None
 
 
 def _owners(manifest: dict[str, Any]):
@@ -139,67 +143,84 @@ def _owners(manifest: dict[str, Any]):
         yield f"clip {entry['key']}", entry
 
 
-def _check_checksums(root: Path, manifest: dict[str, Any], report: VerifyReport) -> set[str]:
-    """Report missing files and checksum mismatches; return the paths that are missing or wrong."""
+def _check_files(root: Path, manifest: dict[str, Any], report: VerifyReport) -> set[str]:
+    """Report missing files, size and checksum mismatches; return the paths that are missing or wrong."""
     bad: set[str] = set()
     n = 0
     for who, entry in _owners(manifest):
         for name, record in entry["files"].items():
             n += 1
             rel = f"{entry['dir']}/{name}"
-            path = root / rel
-            if not path.is_file():
-                report.problems.append(f"{who}: missing file {rel}")
-                bad.add(rel)
-                continue
-            actual = sha256_file(path)
-            if actual != record.get("sha256"):
-                report.problems.append(
-                    f"{who}: checksum mismatch in {rel} (manifest sha256 {str(record.get('sha256'))[:12]}..., "
-                    f"file {actual[:12]}...)"
-                )
+            problem = _file_problem(root / rel, rel, record)
+            if problem:
+                report.problems.append(f"{who}: {problem}")
                 bad.add(rel)
     report.counts["files"] = n
     return bad
 
 
+def _file_problem(path: Path, rel: str, record: dict[str, Any]) -> str | None:
+    """What is wrong with one listed file (``record``: its manifest ``{"sha256", "bytes"}``), or None."""
+    if not path.is_file():
+        return f"missing file {rel}"
+    try:
+        size = path.stat().st_size
+        if size != record["bytes"]:
+            return f"size mismatch in {rel} (manifest {record['bytes']} bytes, file {size} bytes)"
+        actual = sha256_file(path)
+    except OSError as exc:
+        return f"cannot read {rel} ({exc.strerror or exc})"
+    if actual != record["sha256"]:
+        return f"checksum mismatch in {rel} (manifest sha256 {record['sha256'][:12]}..., file {actual[:12]}...)"
+    return None
+
+
+def _differing(record: dict[str, Any], expected: dict[str, Any]) -> list[str]:
+    """The fields of ``expected`` on which a JSON record disagrees."""
+    return [f for f, value in expected.items() if record.get(f) != value]
+
+
 def _check_identity(root: Path, entry: dict[str, Any], bad: set[str], problems: list[str]) -> None:
-    who = f"identity {entry['id']}"
-    if f"{entry['dir']}/{IDENTITY_JSON}" not in bad:
-        info = read_json(root / entry["dir"] / IDENTITY_JSON, who)
-        if info.get("identity_id") != entry["id"] or info.get("reference_emotion") != entry["reference_emotion"]:
-            problems.append(f"{who}: {entry['dir']}/{IDENTITY_JSON} does not match the manifest")
-    if f"{entry['dir']}/{REFERENCE_IMAGE}" not in bad:
-        image = identity_reference_image(root, entry)
-        if image.shape != (entry["height"], entry["width"], 3):
-            problems.append(
-                f"{who}: reference image is {list(image.shape)}, manifest says [{entry['height']}, {entry['width']}, 3]"
-            )
-    if entry["has_betas"] and f"{entry['dir']}/{BETAS_FILE}" not in bad:
-        betas = identity_betas(root, entry)
-        size = FLAME_IDENTITY_KEYS["betas"]
-        if betas is None or tuple(betas.shape) != (size,) or not bool(torch.isfinite(betas).all()):
-            problems.append(f"{who}: {BETAS_FILE} must hold finite betas of shape [{size}]")
+    who, d = f"identity {entry['id']}", entry["dir"]
+    if f"{d}/{IDENTITY_JSON}" not in bad:
+        info = _guard(problems, who, identity_record, root, entry)
+        expected = {
+            "identity_id": entry["id"],
+            "reference_emotion": entry["reference_emotion"],
+            "height": entry["height"],
+            "width": entry["width"],
+            "betas": BETAS_FILE if entry["has_betas"] else None,
+            "traits": entry["traits"],
+        }
+        differing = _differing(info, expected) if info is not None else []
+        if differing:
+            problems.append(f"{who}: {d}/{IDENTITY_JSON} disagrees with the manifest on {differing}")
+    if f"{d}/{REFERENCE_IMAGE}" not in bad:
+        _guard(problems, who, identity_reference_image, root, entry)
+    if entry["has_betas"] and f"{d}/{BETAS_FILE}" not in bad:
+        _guard(problems, who, identity_betas, root, entry)
 
 
 def _check_anchor(root: Path, entry: dict[str, Any], emotions: list[str], bad: set[str], problems: list[str]) -> None:
-    who = f"anchor {entry['id']}"
-    if f"{entry['dir']}/{ANCHOR_JSON}" not in bad:
-        record = anchor_record(root, entry)
-        stamps = record.get("timestamps", [])
-        if len(stamps) != entry["num_frames"] or timestamps_digest(stamps) != entry["timestamps_sha256"]:
-            problems.append(f"{who}: timestamps in {entry['dir']}/{ANCHOR_JSON} do not match the manifest")
+    who, d = f"anchor {entry['id']}", entry["dir"]
+    if f"{d}/{ANCHOR_JSON}" not in bad:
+        record = _guard(problems, who, anchor_record, root, entry)
+        if record is not None:
+            differing = _differing(record, {"anchor_id": entry["id"], "fps": entry["fps"],
+                                            "num_frames": entry["num_frames"]})
+            if differing:
+                problems.append(f"{who}: {d}/{ANCHOR_JSON} disagrees with the manifest on {differing}")
+            stamps = _guard(problems, who, anchor_timestamps, root, entry, record)
+            if stamps is not None and timestamps_digest(stamps) != entry["timestamps_sha256"]:
+                problems.append(f"{who}: timestamps in {d}/{ANCHOR_JSON} do not match the manifest")
     for emotion in emotions:
-        rel = f"{entry['dir']}/{anchor_emotion_file(emotion)}"
+        rel = f"{d}/{anchor_emotion_file(emotion)}"
         if rel in bad:
             continue
         if anchor_emotion_file(emotion) not in entry["files"]:
             problems.append(f"{who}: no FLAME file for emotion {emotion!r} ({rel} is not listed)")
             continue
-        try:
-            validate_flame_sequence(anchor_flame(root, entry, emotion), num_frames=entry["num_frames"], name=rel)
-        except EmoctlError as exc:
-            problems.append(f"{who}: {exc}")
+        _guard(problems, who, anchor_flame, root, entry, emotion)
 
 
 def _check_clip(
@@ -210,71 +231,35 @@ def _check_clip(
     timestamps: dict[str, list[float]],
     problems: list[str],
 ) -> None:
-    who = f"clip {clip['key']}"
-    d = clip["dir"]
+    who, d = f"clip {clip['key']}", clip["dir"]
     if f"{d}/{CLIP_JSON}" not in bad:
-        record = clip_record(root, clip)
-        differing = [f for f in _CLIP_FIELDS_IN_RECORD if record.get(f) != clip[f]]
-        if set(record.get("files", {})) | {CLIP_JSON} != set(clip["files"]):
-            differing.append("files")
-        if differing:
-            problems.append(f"{who}: {d}/{CLIP_JSON} disagrees with the manifest on {differing}")
-        stamps = record.get("timestamps", [])
-        if len(stamps) != clip["num_frames"]:
-            problems.append(f"{who}: {len(stamps)} timestamps for {clip['num_frames']} frames")
-        elif timestamps_digest(stamps) != clip["timestamps_sha256"]:
-            problems.append(f"{who}: timestamps in {d}/{CLIP_JSON} do not match the manifest's digest")
-        timestamps[clip["key"]] = stamps
-    T, V = clip["num_frames"], clip["num_views"]
+        record = _guard(problems, who, clip_record, root, clip)
+        if record is not None:
+            differing = _differing(record, {f: clip[f] for f in _CLIP_FIELDS_IN_RECORD})
+            if record.get("files") != {name: r for name, r in clip["files"].items() if name != CLIP_JSON}:
+                differing.append("files")
+            if differing:
+                problems.append(f"{who}: {d}/{CLIP_JSON} disagrees with the manifest on {differing}")
+            stamps = _guard(problems, who, clip_timestamps, root, clip, record)
+            if stamps is not None:
+                if timestamps_digest(stamps) != clip["timestamps_sha256"]:
+                    problems.append(f"{who}: timestamps in {d}/{CLIP_JSON} do not match the manifest's digest")
+                timestamps[clip["key"]] = stamps.tolist()
     for name, gt in ((TRACKED_FLAME, False), (GROUND_TRUTH_FLAME, True)):
         if (gt and not clip["has_ground_truth"]) or f"{d}/{name}" in bad:
             continue
-        try:
-            validate_flame_sequence(clip_flame(root, clip, ground_truth=gt), num_frames=T, name=f"{d}/{name}")
-        except EmoctlError as exc:
-            problems.append(f"{who}: {exc}")
+        _guard(problems, who, clip_flame, root, clip, ground_truth=gt)
     if f"{d}/{TRANSFORMS}" not in bad:
-        try:
-            transforms = read_json(root / d / TRANSFORMS, who)
-            rig = cameras_from_transforms(transforms, f"{d}/{TRANSFORMS}")
-            if (rig.num_views, rig.width, rig.height) != (V, clip["width"], clip["height"]):
-                problems.append(
-                    f"{who}: {TRANSFORMS} has {rig.num_views} views of {rig.width}x{rig.height}, manifest says "
-                    f"{V} of {clip['width']}x{clip['height']}"
-                )
-            entries = len(transforms["frames"])
-            if entries != T * V:
-                problems.append(f"{who}: {TRANSFORMS} has {entries} frame entries, expected {T} x {V} = {T * V}")
-        except EmoctlError as exc:
-            problems.append(f"{who}: {exc}")
+        _guard(problems, who, clip_cameras, root, clip)
     if check_frames:
-        _check_frames(root, clip, bad, problems)
-
-
-def _check_frames(root: Path, clip: dict[str, Any], bad: set[str], problems: list[str]) -> None:
-    """Every frame file decodes to the clip's frame count and image size."""
-    who, d = f"clip {clip['key']}", clip["dir"]
-    T, V, size = clip["num_frames"], clip["num_views"], (clip["height"], clip["width"], 3)
-    if clip["frame_format"] == "mp4":
-        files = {mp4_view_file(v): (T, *size) for v in range(V)}
-        read = read_mp4
-    else:
-        files = {png_frame_file(t, v): size for t in range(T) for v in range(V)}
-        read = read_png
-    for name, expected in files.items():
-        rel = f"{d}/{name}"
-        if rel in bad:
-            continue
-        if name not in clip["files"]:
-            problems.append(f"{who}: frame file {rel} is not listed")
-            continue
-        try:
-            shape = read(root / rel).shape
-        except EmoctlError as exc:
-            problems.append(f"{who}: {exc}")
-            continue
-        if shape != expected:
-            problems.append(f"{who}: {rel} holds {list(shape)}, expected {list(expected)}")
+        for name in clip_frame_files(clip):
+            rel = f"{d}/{name}"
+            if rel in bad:
+                continue
+            if name not in clip["files"]:
+                problems.append(f"{who}: frame file {rel} is not listed")
+                continue
+            _guard(problems, who, read_frame_file, root, clip, name)
 
 
 def _check_sync(

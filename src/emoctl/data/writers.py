@@ -66,6 +66,17 @@ def _write_files(root: Path, directory: str, files: dict[str, bytes], tag: str) 
     return dict(sorted(records.items())), written
 
 
+def _write_entry(
+    root: Path, directory: str, files: dict[str, bytes], record_name: str, record: dict[str, Any], tag: str,
+    entry: dict[str, Any],
+) -> tuple[dict[str, Any], int]:
+    """Write ``files`` and the JSON ``record`` (as ``record_name``, with the format and schema version)
+    under ``root/directory``; the manifest entry (``entry`` with ``dir`` and ``files``) and bytes written."""
+    files[record_name] = canonical_json({"format": FORMAT_NAME, "schema_version": SCHEMA_VERSION, **record})
+    records, written = _write_files(root, directory, files, tag)
+    return {**entry, "dir": directory, "files": records}, written
+
+
 def write_identity(
     root: Path, identity: Identity, vocabulary: Vocabulary, config: DatasetConfig, tag: str
 ) -> tuple[dict[str, Any], int]:
@@ -76,8 +87,6 @@ def write_identity(
         files[BETAS_FILE] = flame_to_bytes({"betas": identity.betas})
     reference_emotion = identity.reference_emotion
     info = {
-        "format": FORMAT_NAME,
-        "schema_version": SCHEMA_VERSION,
         "identity_id": identity.identity_id,
         "reference_image": REFERENCE_IMAGE,
         "height": int(height),
@@ -87,20 +96,15 @@ def write_identity(
         "reference_camera": identity.reference_camera.to_json() if identity.reference_camera is not None else None,
         "traits": identity.traits,
     }
-    files[IDENTITY_JSON] = canonical_json(info)
-    directory = identity_dir(identity.identity_id)
-    records, written = _write_files(root, directory, files, tag)
     entry = {
         "id": identity.identity_id,
-        "dir": directory,
         "reference_emotion": info["reference_emotion"],
         "height": int(height),
         "width": int(width),
         "has_betas": identity.betas is not None,
         "traits": identity.traits,
-        "files": records,
     }
-    return entry, written
+    return _write_entry(root, identity_dir(identity.identity_id), files, IDENTITY_JSON, info, tag, entry)
 
 
 def write_anchor(
@@ -111,8 +115,6 @@ def write_anchor(
         anchor_emotion_file(emotion): flame_to_bytes(anchor.emotions[emotion]) for emotion in vocabulary.names
     }
     info = {
-        "format": FORMAT_NAME,
-        "schema_version": SCHEMA_VERSION,
         "anchor_id": anchor.anchor_id,
         "fps": anchor.fps,
         "source_fps": float(source_fps),
@@ -122,19 +124,14 @@ def write_anchor(
         "cameras": anchor.cameras.to_json(),
         "meta": anchor.meta,
     }
-    files[ANCHOR_JSON] = canonical_json(info)
-    directory = anchor_dir(anchor.anchor_id)
-    records, written = _write_files(root, directory, files, tag)
     entry = {
         "id": anchor.anchor_id,
-        "dir": directory,
         "fps": anchor.fps,
         "num_frames": anchor.num_frames,
         "num_views": anchor.cameras.num_views,
         "timestamps_sha256": timestamps_digest(anchor.timestamps),
-        "files": records,
     }
-    return entry, written
+    return _write_entry(root, anchor_dir(anchor.anchor_id), files, ANCHOR_JSON, info, tag, entry)
 
 
 def remove_leftovers(directory: Path, prefix: str = TMP_PREFIX) -> None:
