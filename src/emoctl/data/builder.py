@@ -137,7 +137,7 @@ def build_dataset(
                     final_dir, key, ident, anchor, emotion, vocabulary, reenactor, tracker, config
                 )
                 entry = clip_entry(record, record_bytes)
-                bytes_written += sum(f["bytes"] for f in entry["files"].values())
+                bytes_written += entry["bytes"]
                 written += 1
             clip_entries.append(entry)
             bar.update(1)

@@ -118,7 +118,8 @@ def _union(shards: list[dict[str, Any]], field: str, key: str, count: int) -> di
         for entry in shard.get(field, []):
             name = entry[key]
             if name in out and out[name] != entry:
-                what = "checksums" if out[name].get("files") != entry.get("files") else "records"
+                sealed = ("files", "clip_json", "num_files", "bytes")
+                what = "checksums" if any(out[name].get(f) != entry.get(f) for f in sealed) else "records"
                 raise DataError(
                     f"cannot merge: {_SINGULAR[field]} {name!r} is claimed by {shard_file(owner[name], count)} and "
                     f"{shard_file(i, count)} with different {what}"
