@@ -63,6 +63,11 @@ def _build_synthetic(args: argparse.Namespace) -> int:
     elif args.num_shards is not None:
         raise DataError("--num-shards goes with --shard I (an integer); use --shard i/n or --shard auto alone")
     shard = parse_shard(spec)
+    if args.threads < 1:
+        raise DataError(f"--threads must be >= 1, got {args.threads}")
+    import torch
+
+    torch.set_num_threads(args.threads)
     if args.recipe is not None:
         return _build_recipe(args, out, shard)
     if args.split is not None:
@@ -150,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="i/n: build shard i of n; auto: from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT or RANK/WORLD_SIZE")
     p.add_argument("--num-shards", type=int, default=None, help=argparse.SUPPRESS)  # the older --shard I --num-shards N
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads of this process (default 1: run one shard process per core)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_build_synthetic)
     return parser
