@@ -43,6 +43,25 @@ class NotWrappedError(EmoctlError, RuntimeError):
     """:func:`emoctl.unwrap` was called on a model that carries no controller."""
 
 
+class ConfigError(EmoctlError, ValueError):
+    """A configuration value that is invalid: modulator sizes, an appearance mode, a parts name,
+    an adapter registration."""
+
+
+class ArgumentTypeError(EmoctlError, TypeError):
+    """An argument of the wrong kind (``wrap()`` given something that is not an ``nn.Module``,
+    ``flame_params`` that is not a dict, ``bind()`` given something that is not callable)."""
+
+
+class DeviceMismatchError(EmoctlError, RuntimeError):
+    """Tensors on another device than the modules they meet (move one with ``.to(...)``)."""
+
+
+class UnsupportedOperationError(EmoctlError, RuntimeError):
+    """An operation the object was not built for (appearance tokens from modulators without an
+    appearance path, a gate in "concat" mode)."""
+
+
 class CheckpointError(EmoctlError, ValueError):
     """A checkpoint that is missing, corrupt, or does not fit the model it is loaded into."""
 

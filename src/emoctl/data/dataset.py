@@ -21,7 +21,7 @@ from emoctl.data.manifest import load_manifest, vocabulary_of
 from emoctl.data.reader import clip_cameras, clip_flame, clip_frames, clip_timestamps, identity_betas, identity_reference_image
 from emoctl.data.splits import SPLITS, SplitAssignment, assign_splits
 from emoctl.data.tracking import stable_seed
-from emoctl.errors import DataError
+from emoctl.errors import ArgumentTypeError, DataError
 
 #: ``self``: source emotion = target emotion, same identity. ``cross_emotion``: same identity and
 #: anchor, source != target. ``cross_identity``: driving FLAME from another identity's clip of the same
@@ -143,7 +143,7 @@ class SyncedEmotionDataset(Dataset):
     def sample_plan(self, index: int) -> dict[str, Any]:
         """What item ``index`` uses (identities, anchor, emotions, window start), without reading any file."""
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-            raise TypeError(f"dataset indices must be ints, got {type(index).__name__}")
+            raise ArgumentTypeError(f"dataset indices must be ints, got {type(index).__name__}")
         if not -len(self) <= index < len(self):
             raise IndexError(f"index {index} is out of range for a dataset of {len(self)} items")
         identity, anchor, target = self._items[index % len(self)]
