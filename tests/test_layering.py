@@ -9,6 +9,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = {
     "emoctl._version": 0,
     "emoctl._files": 0,
+    "emoctl._locks": 0,
     "emoctl.errors": 0,
     "emoctl.emotions": 1,
     "emoctl.geometry": 2,
