@@ -199,3 +199,24 @@ def test_non_finite_weights_are_not_saved(tmp_path):
     with pytest.raises(CheckpointError, match=r"non-finite values in geometry\.out_proj\.weight"):
         broken.save_pretrained(tmp_path)
     assert writer_of(tmp_path) == 1.0
+
+
+def test_saving_and_loading_work_where_folders_cannot_be_locked(tmp_path, monkeypatch):
+    import errno
+
+    from emoctl import _locks
+
+    def refused(fd, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(_locks.fcntl, "flock", refused)  # e.g. a network file system
+    with _locks.folder_lock(tmp_path) as held:
+        assert held is False
+    tiny(1.0).save_pretrained(tmp_path)
+    assert writer_of(tmp_path) == 1.0
+    monkeypatch.setattr(_locks, "fcntl", None)  # e.g. Windows
+    tiny(2.0).save_pretrained(tmp_path)
+    assert writer_of(tmp_path) == 2.0
+    monkeypatch.undo()
+    with _locks.folder_lock(tmp_path, shared=True) as held:
+        assert held is True

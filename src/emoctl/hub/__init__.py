@@ -11,13 +11,15 @@ Guarantees:
 Saving
     The files are written to a staging folder inside the target and flushed to disk, then moved
     over the old ones with ``os.replace`` (weights, config, card) while holding an exclusive lock
-    on the folder (:mod:`emoctl._locks`). Saves into one folder from several threads or processes
-    therefore replace the checkpoint as a whole: the last one to move its files in wins, never a
-    mix of two. A failure (full disk, read-only folder, a ``config.json`` that is a folder, ...)
-    raises ``CheckpointError`` naming the folder; files already moved are put back, so the
-    previous checkpoint is intact. A kill while writing leaves the previous checkpoint; a kill
-    between the final renames leaves a weights/config pair that the SHA-256 flags on load. Weights
-    with NaN or inf are refused, as loading would refuse them.
+    on the folder (:mod:`emoctl._locks`; held for the renames only, not while writing). Saves
+    into one folder from several threads or processes therefore replace the checkpoint as a
+    whole: the last one to move its files in wins, never a mix of two. A failure (full disk,
+    read-only folder, a ``config.json`` that is a folder, ...) raises ``CheckpointError`` naming
+    the folder; files already moved are put back from hard links made before the renames, so the
+    previous checkpoint is intact (where the file system has no hard links and a rename fails
+    midway, the error says the folder may mix two saves instead). A kill while writing leaves the
+    previous checkpoint; a kill between the final renames leaves a weights/config pair that the
+    SHA-256 flags on load. Weights with NaN or inf are refused, as loading would refuse them.
 Loading
     A local folder is read under a shared lock on it, so a load that overlaps a save sees the
     old or the new checkpoint, never a mix. ``config.json`` is checked field by field (types,
@@ -33,11 +35,15 @@ Offline
     when it is set, a repo id is resolved from the local cache only, and one that is not cached
     fails at once instead of retrying the network.
 Platforms
-    The folder lock is ``flock(2)``. Where it is unavailable (Windows, some network file systems)
-    saves and loads are not serialised: concurrent saves into one folder can then leave a pair
-    that loading refuses (SHA-256), so save from one thread and process at a time there.
+    The folder lock is an advisory ``flock(2)``: it orders emoctl's own saves and loads, not other
+    programs. Where it is unavailable (Windows, some network file systems) saves and loads are
+    not serialised: concurrent saves into one folder can then leave a pair that loading refuses
+    (SHA-256), so save from one thread and process at a time there.
 
-``huggingface_hub`` is imported only when the Hub is actually used.
+Modules: :mod:`~emoctl.hub.save`, :mod:`~emoctl.hub.load` (checks and reading),
+:mod:`~emoctl.hub.shapes` (the layout a config implies), :mod:`~emoctl.hub.remote` (Hub download
+and push), :mod:`~emoctl.hub.card`, :mod:`~emoctl.hub.layout` (file names). ``huggingface_hub`` is
+imported only when the Hub is actually used.
 """
 
 from emoctl.hub.card import render_model_card

@@ -34,10 +34,8 @@ def download(repo_id, revision, cache_dir, local_files_only, token):
     )
     from huggingface_hub.utils import HFValidationError
 
-    if revision is not None and not isinstance(revision, str):
-        raise CheckpointError(f"revision must be a branch, tag or commit name, got {type(revision).__name__}")
-    if local_files_only is not None and not isinstance(local_files_only, bool):
-        raise CheckpointError(f"local_files_only must be True, False or None, got {local_files_only!r}")
+    _check_types(revision=(revision, str), cache_dir=(cache_dir, (str, os.PathLike)),
+                 local_files_only=(local_files_only, bool), token=(token, (str, bool)))
     if local_files_only is None:
         local_files_only = _hub_offline()
     source = f"{repo_id}@{revision}" if revision else repo_id
@@ -70,8 +68,8 @@ def push_checkpoint(modulators, repo_id: str, *, private=None, token=None, revis
     """Save into a temporary folder and upload it to the Hub in one commit; returns the commit info."""
     if not isinstance(repo_id, str) or not REPO_ID.match(repo_id):
         raise CheckpointError(f"repo_id must look like 'org/name', got {repo_id!r:.80}")
-    if not isinstance(commit_message, str):
-        raise CheckpointError(f"commit_message must be a str, got {type(commit_message).__name__}")
+    _check_types(private=(private, bool), token=(token, (str, bool)), revision=(revision, str),
+                 commit_message=(commit_message, str, False), create_pr=(create_pr, bool, False))
     from huggingface_hub import HfApi
 
     api = HfApi(token=token)
@@ -82,3 +80,15 @@ def push_checkpoint(modulators, repo_id: str, *, private=None, token=None, revis
             repo_id=repo_id, folder_path=tmp, commit_message=commit_message, revision=revision,
             create_pr=create_pr, repo_type="model",
         )
+
+
+def _check_types(**arguments) -> None:
+    """``name=(value, types[, may_be_none=True])``: a :class:`CheckpointError` naming the first
+    argument of the wrong type (before ``huggingface_hub`` sees it)."""
+    for name, (value, types, *optional) in arguments.items():
+        if value is None and (optional or [True])[0]:
+            continue
+        if not isinstance(value, types):
+            wanted = " or ".join(t.__name__ for t in (types if isinstance(types, tuple) else (types,)))
+            raise CheckpointError(f"{name} must be {wanted}, got {type(value).__name__}")
+
