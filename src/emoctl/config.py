@@ -66,9 +66,9 @@ class ModulatorConfig:
     def __post_init__(self):
         low, high = SIZE_LIMITS["emotions"]
         if isinstance(self.emotions, int) and not isinstance(self.emotions, bool) and self.emotions > high:
-            raise ValueError(f"ModulatorConfig.emotions: at most {high} emotions, got {self.emotions}")
+            raise ValueError(f"ModulatorConfig.emotions must be at most {high} emotions, got {self.emotions}")
         object.__setattr__(self, "emotions", tuple(Vocabulary.from_spec(self.emotions)))
-        problems = field_problems(dataclasses.asdict(self))
+        problems = field_problems(dataclasses.asdict(self)) + _extra_problems(self.extra)
         if problems:
             raise ValueError("; ".join(f"ModulatorConfig.{name} {problem}" for name, problem in problems))
 
@@ -160,6 +160,22 @@ def field_problems(values: Mapping) -> list[tuple[str, str]]:
     if mode == "gated" and values.get("token_dim") is not None and values.get("gate_layers", 0) < 1:
         problems.append(("gate_layers", "must be at least 1 in the 'gated' appearance mode (one gate per attention layer)"))
     return problems
+
+
+def _extra_problems(extra) -> list[tuple[str, str]]:
+    """``extra`` is written into ``config.json`` next to the fields: JSON, and no key of its own
+    may shadow a field or a file key."""
+    if not isinstance(extra, dict):
+        return [("extra", f"must be a dict, got {type(extra).__name__}")]
+    names = {f.name for f in dataclasses.fields(ModulatorConfig)} | set(FILE_KEYS)
+    clashes = [k for k in extra if not isinstance(k, str) or k in names]
+    if clashes:
+        return [("extra", f"keys must be strings other than the config's own keys, got {_short(clashes)}")]
+    try:
+        json.dumps(extra)
+    except (TypeError, ValueError) as e:
+        return [("extra", f"must be JSON-serialisable ({e})")]
+    return []
 
 
 def _emotions_problems(known: Mapping) -> list[tuple[str, str]]:

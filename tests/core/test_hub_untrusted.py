@@ -220,3 +220,13 @@ def test_the_model_card_does_not_repeat_a_stale_hash(ckpt, tmp_path):
     saved = json.loads((tmp_path / "again" / "config.json").read_text())
     assert saved["weights_sha256"] != json.loads((ckpt / "config.json").read_text())["weights_sha256"]
     assert emoctl.EmotionModulators.from_pretrained(tmp_path / "again").embedding.table.detach().unique().tolist() == [3.0]
+
+
+def test_extra_config_keys_cannot_shadow_fields_or_break_the_json(tmp_path):
+    for extra, problem in (({"emotion_dim": 5}, "config's own keys"), ({"weights_sha256": "0"}, "config's own keys"),
+                           ({"note": object()}, "JSON-serialisable"), ([1], "must be a dict")):
+        with pytest.raises(ValueError, match=rf"ModulatorConfig\.extra .*{problem}"):
+            ModulatorConfig(emotions=3, extra=extra)
+    mods = tiny(extra={"note": "kept"})
+    mods.save_pretrained(tmp_path)
+    assert EmotionModulators.from_pretrained(tmp_path).config.extra == {"note": "kept"}
