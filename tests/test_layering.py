@@ -14,6 +14,7 @@ LAYERS = {
     "emoctl._version": 0,
     "emoctl._files": 0,
     "emoctl._checks": 0,
+    "emoctl._locks": 0,
     "emoctl.errors": 0,
     "emoctl.media": 1,
     "emoctl.emotions": 2,
