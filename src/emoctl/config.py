@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from emoctl._version import __version__
 from emoctl.appearance import APPEARANCE_MODES
 from emoctl.emotions import Vocabulary
-from emoctl.errors import CheckpointError
+from emoctl.errors import CheckpointError, ConfigError
 
 #: The modulators' parts, in state-dict order.
 PARTS = ("embedding", "geometry", "appearance")
@@ -66,11 +66,11 @@ class ModulatorConfig:
     def __post_init__(self):
         low, high = SIZE_LIMITS["emotions"]
         if isinstance(self.emotions, int) and not isinstance(self.emotions, bool) and self.emotions > high:
-            raise ValueError(f"ModulatorConfig.emotions must be at most {high} emotions, got {self.emotions}")
+            raise ConfigError(f"ModulatorConfig.emotions must be at most {high} emotions, got {self.emotions}")
         object.__setattr__(self, "emotions", tuple(Vocabulary.from_spec(self.emotions)))
         problems = field_problems(dataclasses.asdict(self)) + _extra_problems(self.extra)
         if problems:
-            raise ValueError("; ".join(f"ModulatorConfig.{name} {problem}" for name, problem in problems))
+            raise ConfigError("; ".join(f"ModulatorConfig.{name} {problem}" for name, problem in problems))
 
     @property
     def vocabulary(self) -> Vocabulary:
@@ -219,7 +219,7 @@ def _fmt(v) -> str:
 
 def parse_parts(parts) -> tuple[str, ...]:
     """``parts`` (``None``/``"all"``, ``"geometry"`` = embedding + geometry, a name or names) as a
-    tuple in :data:`PARTS` order; anything else (unknown names, not names at all) is a ``ValueError``."""
+    tuple in :data:`PARTS` order; anything else (unknown names, not names at all) is a :class:`~emoctl.errors.ConfigError` (a ``ValueError``)."""
     if parts is None or parts == "all":
         return PARTS
     if parts == "geometry":
@@ -229,8 +229,8 @@ def parse_parts(parts) -> tuple[str, ...]:
     try:
         parts = tuple(parts)
     except TypeError:
-        raise ValueError(f"parts must be a part name or a list of them, got {_short(parts)}") from None
+        raise ConfigError(f"parts must be a part name or a list of them, got {_short(parts)}") from None
     unknown = [p for p in parts if not isinstance(p, str) or p not in PARTS]
     if unknown:
-        raise ValueError(f"unknown part(s) {_short(unknown)}; parts are {list(PARTS)}, 'all' or 'geometry'")
+        raise ConfigError(f"unknown part(s) {_short(unknown)}; parts are {list(PARTS)}, 'all' or 'geometry'")
     return tuple(p for p in PARTS if p in parts)

@@ -22,7 +22,7 @@ from emoctl import hub
 from emoctl.appearance import AppearanceModulator
 from emoctl.config import ModulatorConfig, parse_parts
 from emoctl.emotions import EmotionEmbedding, EmotionLabel, parse_emotion
-from emoctl.errors import ShapeError
+from emoctl.errors import DeviceMismatchError, ShapeError, UnsupportedOperationError
 from emoctl.geometry import GeometryModulator, pack_expression_jaw, unpack_expression_jaw
 
 __all__ = ["EmotionModulators", "ModulatorConfig"]
@@ -74,7 +74,7 @@ class EmotionModulators(nn.Module):
     def appearance_tokens_for(self, label, batch_size: int) -> torch.Tensor:
         """Emotion tokens ``[B, k, token_dim]`` for the backbone's appearance stream."""
         if self.appearance is None:
-            raise RuntimeError("these modulators have no appearance path (token_dim=None)")
+            raise UnsupportedOperationError("these modulators have no appearance path (token_dim=None)")
         return self.appearance(self.emotion_vector(label, batch_size))
 
     def modulate_sequence(self, params: torch.Tensor, label, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -101,7 +101,7 @@ class EmotionModulators(nn.Module):
     def _check_device(self, like: torch.Tensor) -> None:
         device = self.embedding.table.device
         if like.device != device:
-            raise RuntimeError(
+            raise DeviceMismatchError(
                 f"the emotion modulators are on {device} but the input tensors are on {like.device}; "
                 f"move them with .to({str(like.device)!r})"
             )
