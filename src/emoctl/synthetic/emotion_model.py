@@ -35,13 +35,16 @@
     backbones build one avatar per reference image, so appearance is per avatar, not per frame.
 
 The two ground-truth functions are :meth:`EmotionModel.apply` (articulation -> FLAME sequence)
-and :meth:`EmotionModel.appearance` (identity traits, emotion -> albedo change).
+and :meth:`EmotionModel.appearance` (identity traits, emotion -> albedo change);
+:meth:`EmotionModel.apply_curve` and :meth:`EmotionModel.appearance_curve` give them for an emotion
+that changes over the clip (per-frame weights ``[T, K]``, :mod:`emoctl.synthetic.emotion_curves`).
 """
 
 from __future__ import annotations
 
 import functools
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,11 +52,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from emoctl.data.types import as_emotion_curve
 from emoctl.emotions import EMOTIONS
 from emoctl.errors import ShapeError, UnknownEmotionError
 from emoctl.flame import NUM_EXPRESSION, FlameModelData
 from emoctl.synthetic.albedo import identity_albedo_numpy
 from emoctl.synthetic.cues import CUES, GROOVE_CUES, cue_fields
+from emoctl.synthetic.emotion_curves import blend_frames, emotion_intensity
 from emoctl.synthetic.face_frame import FaceFrame
 from emoctl.synthetic.head_model import SEMANTIC_EXPRESSIONS
 from emoctl.synthetic.speech import Articulation
@@ -316,6 +321,41 @@ class EmotionModel:
                 out = out * (1.0 + gain * contrast * f * np.asarray(tint)[None])
         out = base + (np.clip(out, 0.0, 1.0) - base) * skin
         return torch.from_numpy((out - base).astype(np.float32))
+
+    # ------------------------------------------------------------------ emotion curves
+    def apply_curve(self, articulation: Articulation, weights: Tensor, intensity: float | Mapping[str, float] = 1.0, *,
+                    style: SpeakerStyle | None = None) -> dict[str, Tensor]:
+        """:meth:`apply` with an emotion that changes per frame: ``weights [T, K]`` over :attr:`emotions`
+        (neutral first; rows non-negative and summing to one), ``intensity`` one number or
+        ``{emotion: intensity}``.
+
+        The ground truth: each frame's ``expr`` and ``jaw_pose`` are the weighted sum, with that frame's
+        weights, of the frames :meth:`apply` gives in each emotion at its intensity (static offset and
+        articulation coupling); head, neck and gaze pass through. A frame whose row is one-hot is
+        exactly that emotion's frame, so a constant curve gives the constant clip.
+        """
+        if not isinstance(articulation, Articulation):
+            raise ShapeError(f"apply_curve expects an emoctl.synthetic.Articulation, got {type(articulation).__name__}")
+        w = as_emotion_curve(weights, articulation.num_frames, len(self.emotions), "apply_curve: weights")
+        seqs = {k: self.apply(articulation, e, emotion_intensity(intensity, e), style=style)
+                for k, e in enumerate(self.emotions) if bool(w[:, k].any())}
+        out = dict(next(iter(seqs.values())))
+        for key in ("expr", "jaw_pose"):
+            out[key] = blend_frames(w, {k: seq[key] for k, seq in seqs.items()}, per_frame=True)
+        return out
+
+    def appearance_curve(self, identity_traits: IdentityTraits | dict[str, Any], weights: Tensor,
+                         intensity: float | Mapping[str, float] = 1.0, *, base_albedo: Tensor | None = None,
+                         fields: dict[str, np.ndarray] | None = None) -> Tensor:
+        """Per-frame albedo change ``[T, V, 3]`` (float32) for ``weights [T, K]`` (as :meth:`apply_curve`):
+        each frame's weighted sum of :meth:`appearance` in each emotion at its intensity, so wrinkles
+        and tints come and go with the curve. A one-hot row gives exactly that emotion's change."""
+        w = as_emotion_curve(weights, None, len(self.emotions), "appearance_curve: weights")
+        traits = IdentityTraits.from_json(identity_traits)
+        fields = fields if fields is not None else cue_fields(self.frame, traits)
+        changes = {k: self.appearance(traits, e, emotion_intensity(intensity, e), base_albedo=base_albedo, fields=fields)
+                   for k, e in enumerate(self.emotions) if bool(w[:, k].any())}
+        return blend_frames(w, changes, per_frame=False)
 
     def describe(self) -> dict[str, Any]:
         """JSON-able summary of the model (recorded in reenactor configs)."""

@@ -78,11 +78,13 @@ class SyntheticWorld(SharedHeadParts):
         return [sampler.sample(identity_id(i), identity_seed(self.seed, i)) for i in range(start, start + _positive_int(n, "n"))]
 
     def anchors(self, n: int, *, duration_s: float | None = None, num_frames: int | None = None, fps: float = ANCHOR_FPS,
-                views: int = 3, image_size: int | tuple[int, int] = 512) -> list[AnchorClip]:
-        """Anchors ``anchor-000`` ... with every emotion, ``views`` cameras (frontal and +-30 degrees)."""
+                views: int = 3, image_size: int | tuple[int, int] = 512, curves: int = 0) -> list[AnchorClip]:
+        """Anchors ``anchor-000`` ... with every emotion and ``curves`` emotion curves, ``views`` cameras
+        (frontal and +-30 degrees)."""
         rig = default_rig(views, image_size)
         return [
-            make_anchor(anchor_id(j), anchor_seed(self.seed, j), duration_s, num_frames, fps, rig, emotion_model=self.emotion_model)
+            make_anchor(anchor_id(j), anchor_seed(self.seed, j), duration_s, num_frames, fps, rig, emotion_model=self.emotion_model,
+                        curves=curves)
             for j in range(_positive_int(n, "n"))
         ]
 
@@ -92,7 +94,8 @@ class SyntheticWorld(SharedHeadParts):
                                   avatar=self.avatar, emotion_model=self.emotion_model)
 
 
-def _config(config: DatasetConfig | str, frames: int | None, image_size: int | tuple[int, int] | None) -> DatasetConfig:
+def _config(config: DatasetConfig | str, frames: int | None, image_size: int | tuple[int, int] | None,
+            curve_clips: int | None = None) -> DatasetConfig:
     if isinstance(config, str):
         presets = {"appearance": DatasetConfig.appearance, "geometry": DatasetConfig.geometry}
         if config not in presets:
@@ -105,6 +108,8 @@ def _config(config: DatasetConfig | str, frames: int | None, image_size: int | t
         changes["max_frames"] = _positive_int(frames, "frames")
     if image_size is not None:
         changes["image_size"] = image_size
+    if curve_clips is not None:
+        changes["curve_clips"] = curve_clips
     return replace(config, **changes) if changes else config
 
 
@@ -130,6 +135,7 @@ def build_synthetic_dataset(
     subdivide: int = 1,
     baked_fraction: float = 0.3,
     chunk_frames: int = 8,
+    curve_clips: int | None = None,
 ) -> BuildSummary:
     """Build a synthetic emotion-synchronised dataset with :func:`emoctl.data.build_dataset`.
 
@@ -140,15 +146,17 @@ def build_synthetic_dataset(
     ``max_frames``, or makes 16-frame anchors when that is None). The tracker is a
     :class:`~emoctl.data.PassThroughTracker` (ground truth plus ``tracker_noise``). ``shard=(i, n)``
     builds part ``i`` of ``n``; every shard process regenerates the same world from ``seed``.
+    ``curve_clips`` (overrides the config's): clips per (identity, anchor) whose emotion changes over
+    the clip, from the anchors' emotion curves.
     """
-    cfg = _config(config, frames, image_size)
+    cfg = _config(config, frames, image_size, curve_clips)
     _positive_int(identities, "identities")
     _positive_int(anchors, "anchors")
     _positive_int(views, "views")
     world = SyntheticWorld(seed, head_seed=head_seed, subdivide=subdivide, baked_fraction=baked_fraction)
     clip_frames = cfg.max_frames if cfg.max_frames is not None else 16
     anchor_list = world.anchors(anchors, num_frames=anchor_frames_for(clip_frames, cfg.fps), views=views,
-                                image_size=cfg.image_size)
+                                image_size=cfg.image_size, curves=cfg.curve_clips)
     identity_list = world.identities(identities, image_size=cfg.image_size)
     return build_dataset(
         anchor_list,
