@@ -220,3 +220,18 @@ def test_saving_and_loading_work_where_folders_cannot_be_locked(tmp_path, monkey
     monkeypatch.undo()
     with _locks.folder_lock(tmp_path, shared=True) as held:
         assert held is True
+
+
+def test_the_same_weights_give_the_same_bytes(tmp_path):
+    """Checkpoints are reproducible: saving the same modulators twice writes identical files."""
+    import hashlib
+
+    from emoctl import EmotionModulators
+
+    torch.manual_seed(0)
+    mods = EmotionModulators(emotions=7, emotion_dim=8, geometry_dim=8, geometry_layers=1, geometry_heads=2, geometry_tokens=1)
+    digests = set()
+    for i in range(8):
+        mods.save_pretrained(tmp_path / f"ck{i}")
+        digests.add(hashlib.sha256((tmp_path / f"ck{i}" / "model.safetensors").read_bytes()).hexdigest())
+    assert len(digests) == 1

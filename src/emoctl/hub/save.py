@@ -74,7 +74,9 @@ def _stage(modulators: nn.Module, state: dict, staging: Path, directory: Path, m
 
     try:
         weights = staging / WEIGHTS_NAME
-        save_file(state, str(weights), metadata={"format": "pt", "emoctl": "modulators"})
+        # One metadata entry: safetensors writes a metadata dict in hash-map order, so two
+        # entries made the same weights give different bytes (and SHA-256) from save to save.
+        save_file(state, str(weights), metadata={"format": "pt"})
         with open(weights, "rb") as f:
             os.fsync(f.fileno())
         config = modulators.config.to_dict()
