@@ -9,7 +9,6 @@ import torch
 
 from emoctl.flame import FLAME
 from emoctl.synthetic import SEMANTIC_EXPRESSIONS, GaussianHead, sample_betas, sample_traits, still_articulation
-from emoctl.synthetic.albedo import luminance
 from emoctl.synthetic.cameras import camera_rig
 from emoctl.synthetic.head_model.interior import PIECE_CAVITY, PIECE_LOWER_TEETH, PIECE_TONGUE, PIECE_UPPER_TEETH
 from emoctl.synthetic.head_model.surface import lip_relief, skin_points
@@ -194,31 +193,19 @@ def test_lip_proportions(synthetic_generator, synthetic_head):
     assert 0.002 < relief[0] < 0.0035 and relief[1] < 0.3 * relief[0] and relief[2] <= 0.0
 
 
-def test_brows_are_darker_than_the_skin(model):
-    brows, forehead = (model.frame.regions[r] > 0.5 for r in ("brows", "forehead"))
-    for seed in range(40):
-        traits = sample_traits(seed)
-        lum = luminance(model.albedo(traits).double().numpy())
-        assert lum[brows].mean() < 0.8 * lum[forehead].mean(), seed
-
-
 def test_features_survive_a_grey_64_pixel_crop(head, model, avatar, smile):
-    """Teeth, sclera and brows stand out in a 64 x 64 grey crop of the face, on dark and light skin."""
+    """Teeth and sclera stand out in a 64 x 64 grey crop of the face, on dark and light skin."""
     rig = camera_rig([0.0], None, 64, distance=0.3, target=(0.0, -0.005, 0.05))
     _, parted = smile
     out = FLAME(head)(parted)
     at = {n: project(rig, landmark(head, out, n)) for n in ("mouth_corner_l", "mouth_corner_r", "upper_lip_center", "lower_lip_center",
-                                                            "eye_center_l", "brow_inner_l", "cheek_l")}  # fmt: skip
+                                                            "eye_center_l")}  # fmt: skip
     for seed in (DARK, LIGHT):
         grey = avatar.render(parted, None, model.albedo(sample_traits(seed)), rig)[0, 0].astype(float).mean(-1)
 
-        def patch(name: str, hw: int, hh: int, dx: int = 0, dy: int = 0) -> np.ndarray:
-            x, y = np.round(at[name]).astype(int) + np.array([dx, dy])
-            return grey[y - hh : y + hh + 1, x - hw : x + hw + 1]
-
         mouth = grey[int(at["upper_lip_center"][1]) : int(np.ceil(at["lower_lip_center"][1])) + 1,
                      int(at["mouth_corner_r"][0]) : int(np.ceil(at["mouth_corner_l"][0])) + 1]  # fmt: skip
-        eye = patch("eye_center_l", 6, 1)
+        x, y = np.round(at["eye_center_l"]).astype(int)
+        eye = grey[y - 1 : y + 2, x - 6 : x + 7]
         # measured: mouth 42-167 (dark) / 112-183 (light), eye 23-88 / 42-186
         assert mouth.max() - mouth.min() > 60 and eye.max() - eye.min() > 50, seed
-        assert patch("brow_inner_l", 1, 0, dx=2).mean() < patch("cheek_l", 1, 1).mean() - 10, seed

@@ -3,7 +3,7 @@
 Layers, each a deterministic function of the head's rest geometry and the identity's
 :class:`~emoctl.synthetic.traits.IdentityTraits` (random parts from ``traits.seed``):
 skin tone with low-frequency variation and warmer cheeks, nose and ears; the red of the lips; brows
-(colour, thickness; always darker than the skin); a hair cap with the identity's hairline; freckles
+(colour, thickness); a hair cap with the identity's hairline; freckles
 and blemishes; eyes (sclera, iris with a darker rim, pupil, dark lash lines on the lid margins); a
 dark mouth cavity, teeth (ivory, darker between teeth and towards the gums, yellowing with age) and
 a tongue.
@@ -22,13 +22,6 @@ _MOUTH = np.array([0.36, 0.09, 0.09])  # the cavity (unlit: its inside faces awa
 _TEETH = np.array([0.92, 0.89, 0.80])
 _TONGUE = np.array([0.72, 0.34, 0.36])
 _LASHES = np.array([0.07, 0.05, 0.05])
-#: Brows are at most this fraction of the skin's luminance (they must read darker than the skin).
-BROW_CONTRAST = 0.55
-
-
-def luminance(rgb: np.ndarray) -> np.ndarray:
-    """Rec. 601 luma of RGB ``[..., 3]``."""
-    return rgb @ np.array([0.299, 0.587, 0.114])
 
 
 def _mix(base: np.ndarray, mask: np.ndarray, colour: np.ndarray) -> np.ndarray:
@@ -85,7 +78,7 @@ def identity_albedo_numpy(frame: FaceFrame, traits: IdentityTraits) -> np.ndarra
     brow_cut = 0.85 - 0.3 * traits.brow_thickness  # thicker brows: a lower threshold on the soft mask
     brows = smoothstep(brow_cut - 0.08, brow_cut + 0.08, R["brows"]) * (1.0 - 0.3 * np.clip(traits.age_factor - 0.6, 0, 1))
     brow_texture = 1.0 + 0.15 * np.sin(900.0 * x + 300.0 * y)
-    albedo = _mix(albedo, 0.9 * brows, brow_colour(traits)[None] * brow_texture[:, None])
+    albedo = _mix(albedo, 0.9 * brows, np.asarray(traits.brow_rgb)[None] * brow_texture[:, None])
     hair = hair_mask(frame, traits.hairline)
     strands = 1.0 + 0.12 * np.sin(700.0 * x + 40.0 * rng.uniform(0.5, 1.5) * y) + 0.06 * tone_noise
     albedo = _mix(albedo, hair, np.asarray(traits.hair_rgb)[None] * strands[:, None])
@@ -105,11 +98,4 @@ def identity_albedo_numpy(frame: FaceFrame, traits: IdentityTraits) -> np.ndarra
         albedo = _mix(albedo, (R["teeth"] > 0) * 1.0, teeth[None] * R["teeth"][:, None] + _MOUTH[None] * (1.0 - R["teeth"][:, None]))
         albedo = _mix(albedo, R["tongue"], _TONGUE)
     return np.clip(albedo, 0.0, 1.0)
-
-
-def brow_colour(traits: IdentityTraits) -> np.ndarray:
-    """``[3]``: the identity's brow colour, darkened where needed to at most :data:`BROW_CONTRAST`
-    of the skin's luminance (fair brows on dark skin would vanish in a grey thumbnail)."""
-    brow, skin = np.asarray(traits.brow_rgb, dtype=np.float64), np.asarray(traits.skin_rgb, dtype=np.float64)
-    return brow * min(1.0, BROW_CONTRAST * float(luminance(skin)) / max(float(luminance(brow)), 1e-6))
 
