@@ -69,8 +69,8 @@ class HeadLayout:
     alae_height: float = 0.0065
     mouth_y: float = -0.045
     mouth_half_width: float = 0.0250  # mouth 50 mm wide
-    upper_lip_height: float = 0.0024  # how far the red of the lips stands out of the face, centre
-    lower_lip_height: float = 0.0028
+    upper_lip_height: float = 0.0020  # how far the red of the lips stands out of the face, centre
+    lower_lip_height: float = 0.0023
     upper_vermilion: float = 0.0042  # height of the red of the lips at the centre (8-10 mm in all)
     lower_vermilion: float = 0.0050
     teeth_depth: float = 0.0065  # front of the upper incisors behind the closed lips
@@ -207,30 +207,30 @@ def nose_height(x: np.ndarray, y: np.ndarray, L: HeadLayout) -> np.ndarray:
     return np.maximum(ridge_h, alae) + 0.25 * np.minimum(ridge_h, alae)
 
 
-def lip_taper(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def lip_taper(u: np.ndarray, min_height: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
     """``(height, fullness)`` ``[N]`` of the red of the lips at ``u`` = azimuth over the corner's
     azimuth (0 at the centre, 1 at the corners): both 1 at the centre, smoothly thinner towards the
-    corners (the height to a quarter, the fullness to nothing, with zero slope there)."""
+    corners (the height to ``min_height``, the fullness to nothing, with zero slope there)."""
     u4 = np.clip(u, 0.0, 1.0) ** 4
-    return 0.25 + 0.75 * (1.0 - u4), (1.0 - u4) ** 2
+    return min_height + (1.0 - min_height) * (1.0 - u4), (1.0 - u4) ** 2
 
 
 def lip_relief(rows: np.ndarray, u: np.ndarray, x: np.ndarray, L: HeadLayout) -> np.ndarray:
-    """Radial relief ``[N]`` (metres) of the lips: the red of the upper and lower lip stands out of
-    the face by ``upper_lip_height`` / ``lower_lip_height`` at the centre, is
-    ``upper_vermilion`` / ``lower_vermilion`` tall there, and thins towards the corners
-    (:func:`lip_taper`), which sit in a slight dimple; plus the philtrum's groove.
+    """Radial relief ``[N]`` (metres) of the lips: the upper and lower lip stand out of the face by
+    ``upper_lip_height`` / ``lower_lip_height`` at the centre, smooth bumps about as tall as the
+    red of the lips (``upper_vermilion`` / ``lower_vermilion``), flattening towards the corners
+    (:func:`lip_taper`), which stay visible; plus the philtrum's groove. (Narrower, more curved
+    bumps would fold the skin under the expressions that push along the surface normal.)
 
     ``rows``: metres below the lip line (negative above); ``u``: azimuth over the corner's
     azimuth (0 at the centre, 1 at the corners); ``x``: metres from the midline.
     """
-    span, full = lip_taper(u)
+    span, full = lip_taper(u, min_height=0.5)
     s = rows / span
-    upper = L.upper_lip_height * gauss(s + 0.45 * L.upper_vermilion, 0.40 * L.upper_vermilion)
-    lower = L.lower_lip_height * gauss(s - 0.45 * L.lower_vermilion, 0.40 * L.lower_vermilion)
-    corners = -0.0008 * gauss(u - 1.0, 0.12) * gauss(rows, 0.003)
+    upper = L.upper_lip_height * gauss(s + 0.45 * L.upper_vermilion, 0.55 * L.upper_vermilion)
+    lower = L.lower_lip_height * gauss(s - 0.45 * L.lower_vermilion, 0.55 * L.lower_vermilion)
     philtrum = -0.0009 * gauss(x, 0.0035) * gauss(rows + 0.011, 0.004)
-    return (upper + lower) * full + corners + philtrum
+    return (upper + lower) * full + philtrum
 
 
 def skin_points(theta: np.ndarray, phi: np.ndarray, L: HeadLayout, frame: FeatureFrame | None) -> SkinSample:
