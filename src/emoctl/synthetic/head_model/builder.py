@@ -7,9 +7,10 @@ subject's left at +x), so everything written against FLAME runs on it unchanged:
 
 - mesh: a warped latitude-longitude skin (skull, face, nose, brow ridge, cheeks, chin, simple
   ears, neck stub) with a mouth slit (closed at rest; the lower lip is skinned to the jaw, so the
-  lips part when the jaw opens) and two open eye fissures, a dark mouth-interior pouch behind the
-  lips, and two eyeball spheres skinned to the eye joints; UVs (skin atlas above, eyeball and
-  pouch tiles below);
+  lips part when the jaw opens) and two open eye fissures with real-face proportions, eyeballs
+  skinned to the eye joints, and behind the lips a dark mouth cavity, upper teeth (skinned to
+  the neck joint, i.e. the head), lower teeth and a tongue (skinned to the jaw); UVs (skin atlas
+  above, tiles for the inner parts below);
 - shape bases: 20 interpretable components (:data:`SHAPE_COMPONENTS`), then smooth random
   fields with decaying amplitude up to 300;
 - expression bases: 16 named, localised components (:data:`SEMANTIC_EXPRESSIONS`, a few mm per
@@ -58,7 +59,7 @@ _BASE_ROWS, _BASE_COLS = 58, 76
 class SyntheticFLAME:
     """Generator of a synthetic FLAME-compatible head: ``SyntheticFLAME(seed).build()``.
 
-    ``resolution`` scales the skin grid (1.0: 58 rows x 76 columns, about 4,900 vertices in all;
+    ``resolution`` scales the skin grid (1.0: 58 rows x 76 columns, about 5,000 vertices in all;
     0.75 to 2.0 allowed). ``variation`` scales how much the seed changes the proportions (0 gives
     the reference proportions for every seed; the random tails still follow the seed).
     After :meth:`build`, ``self.mesh`` holds the generator's bookkeeping (rows, columns, mirror
