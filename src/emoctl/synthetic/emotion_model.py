@@ -81,7 +81,7 @@ STATIC_OFFSETS: dict[str, dict[str, float]] = {
     # AU1 + AU2 + AU5, AU26 (:data:`JAW_STATIC`)
     "surprised": {"brow_inner_raise": 1.0, "brow_outer_raise": 1.0, "upper_lid_raise": 1.0},
     # AU4 + AU5 + AU7 + AU23 + AU24 (AU10 with bared teeth when the mouth opens: the coupling)
-    "angry": {"brow_lower": 1.1, "upper_lid_raise": 0.6, "lid_tighten": 0.8, "lip_tighten": 1.0, "lip_press": 0.8},
+    "angry": {"brow_lower": 1.3, "upper_lid_raise": 0.6, "lid_tighten": 0.8, "lip_tighten": 1.0, "lip_press": 0.8},
     # AU9 + AU10 + AU15 + AU16 (AU4 a little: AU9 pulls the inner brows down with it)
     "disgusted": {"nose_wrinkle": 1.0, "upper_lip_raise": 1.0, "lip_corner_depress": 0.5, "lower_lip_depress": 0.6,
                   "brow_lower": 0.35, "cheek_raise": 0.35},
