@@ -44,6 +44,7 @@ PROTOTYPES: tuple[tuple[str, str, float], ...] = (
     ("fearful", "chin_drop", 10.0),  # AU26
     ("angry", "inner_brow_rise", -4.0),  # AU4
     ("angry", "inner_brow_gap", -4.0),  # AU4
+    ("angry", "brow_obliqueness", -3.0),  # AU4: inner ends lowest, a V
     ("angry", "lower_lid_rise", 1.5),  # AU7
     ("angry", "upper_lid_rise", 0.5),  # AU5 (against AU4's hooding)
     ("angry", "lip_height", -4.0),  # AU23 + AU24: thinned, pressed lips

@@ -9,7 +9,7 @@ AU     component               at coefficient 1 (seed-0 head)
 =====  ======================  ==============================================================
 1      ``brow_inner_raise``    inner brow up ~7.5 mm, the central forehead with it
 2      ``brow_outer_raise``    outer brow up ~7.5 mm
-4      ``brow_lower``          brows down ~5 mm (inner) and drawn together ~3.5 mm, glabella bulge
+4      ``brow_lower``          inner brows down ~5 mm and together ~3 mm, outer ~1 mm (a V), glabella bulge
 5      ``upper_lid_raise``     upper lid margin up ~3.8 mm (the sclera shows above the iris)
 6      ``cheek_raise``         cheeks up ~3.5 mm and forward, lower lid up ~2 mm, crow's-feet bulge
 7      ``lid_tighten``         lower lid up ~2.8 mm, upper lid down ~1 mm
@@ -93,13 +93,13 @@ def _brow_fields(c: FieldContext) -> dict[str, np.ndarray]:
     inner_h = np.where(ax > x_in, gauss(ax - x_in, 0.010), gauss(ax - x_in, 0.016))
     outer_h = np.where(ax < x_out, gauss(ax - x_out, 0.010), gauss(ax - x_out, 0.008))
     lower_v = np.where(y < line, np.clip((y - lid + 0.003) / (line - lid + 0.003), 0.0, 1.0), gauss(y - line, 0.010)) * c.front
-    lower_h = np.where(ax > x_in, gauss(ax - x_in, 0.016), gauss(ax - x_in, 0.010))  # inner ends lowest: a V
+    lower_h = np.where(ax > x_in, gauss(ax - x_in, 0.012), gauss(ax - x_in, 0.010))  # inner ends lowest: a V
     pull_h = np.where(ax > x_in, gauss(ax - x_in, 0.013), ax / x_in)
     glabella = c.blob(0.0, float(brow_arch(np.zeros(1), c.L)[0]) - 0.006, 0.006, 0.007)
     return {
         "brow_inner_raise": c.tangent(up=0.0075 * inner_h * raise_v),
         "brow_outer_raise": c.tangent(up=0.0075 * outer_h * raise_v),
-        "brow_lower": c.tangent(up=-0.0055 * lower_h * lower_v, lateral=-0.0040 * pull_h * lower_v,
+        "brow_lower": c.tangent(up=-0.0060 * lower_h * lower_v, lateral=-0.0040 * pull_h * lower_v,
                                 normal=0.0015 * glabella + 0.0008 * lower_h * lower_v),
     }
 
