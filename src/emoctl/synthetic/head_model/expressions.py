@@ -5,24 +5,25 @@ unit coefficient ``[V, 3]`` on the skin (eyeballs and the mouth pouch follow thr
 left/right symmetric and sized so that a coefficient of 1 is a marked, real-face action:
 
 =====  ======================  ==============================================================
-AU     component               at coefficient 1 (seed-0 head)
+AU     component               at coefficient 1 (seed-0 head, at its landmarks)
 =====  ======================  ==============================================================
-1      ``brow_inner_raise``    inner brow up ~7.5 mm, the central forehead with it
-2      ``brow_outer_raise``    outer brow up ~7.5 mm
-4      ``brow_lower``          inner brows down ~5 mm and together ~3 mm, outer ~1 mm (a V), glabella bulge
-5      ``upper_lid_raise``     upper lid margin up ~3.8 mm (the sclera shows above the iris)
-6      ``cheek_raise``         cheeks up ~3.5 mm and forward, lower lid up ~2 mm, crow's-feet bulge
-7      ``lid_tighten``         lower lid up ~2.8 mm, upper lid down ~1 mm
-9      ``nose_wrinkle``        nose sides and alae up ~3.5 mm, inner brows pulled down
-10     ``upper_lip_raise``     upper lip up ~4.2 mm in an inverted U (corners stay), alae up
-12     ``lip_corner_pull``     lip corners up ~5.2 mm and out ~4.2 mm, cheek bulge beside the fold
-15     ``lip_corner_depress``  lip corners down ~4.8 mm
-16     ``lower_lip_depress``   lower lip down ~4 mm and everted (corners stay)
+1      ``brow_inner_raise``    inner brow up ~7.4 mm, the central forehead with it
+2      ``brow_outer_raise``    outer brow up ~7.3 mm
+4      ``brow_lower``          inner brows down ~4.5 mm and together ~2.6 mm, outer ~0.8 mm (a V),
+                               glabella bulge
+5      ``upper_lid_raise``     upper lid margin up ~3.5 mm (the sclera shows above the iris)
+6      ``cheek_raise``         cheeks up ~2.3 mm and forward, lower lid up ~2.1 mm, crow's-feet bulge
+7      ``lid_tighten``         lower lid up ~2.6 mm, upper lid down ~0.9 mm
+9      ``nose_wrinkle``        nose sides and alae up ~3-3.5 mm, inner brows pulled down ~1.4 mm
+10     ``upper_lip_raise``     upper lip up ~4.1 mm in an inverted U (corners stay), alae up
+12     ``lip_corner_pull``     lip corners up ~5.7 mm and out ~4.1 mm, cheek bulge beside the fold
+15     ``lip_corner_depress``  lip corners down ~4.4 mm
+16     ``lower_lip_depress``   lower lip down ~4.3 mm and everted (corners stay)
 17     ``chin_raise``          chin boss up and forward, the middle of the mouth line up ~2 mm
 18     ``lip_pucker``          lips forward and together (speech)
-20     ``lip_stretch``         lip corners out ~5.2 mm, flattened against the teeth
+20     ``lip_stretch``         lip corners out ~3.9 mm and back, flattened against the teeth
 22     ``lip_funnel``          lips flared forward (speech)
-23     ``lip_tighten``         the red of the lips narrowed (borders ~2.5 mm towards the line)
+23     ``lip_tighten``         the red of the lips narrowed (35 % of its height) and drawn back
 24     ``lip_press``           lips pressed back and together, the skin around them bulging
 43     ``eye_close``           ``1`` lands the upper lid margin exactly on the lower one
 =====  ======================  ==============================================================
