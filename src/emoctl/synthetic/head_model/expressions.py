@@ -156,11 +156,11 @@ def _mouth_fields(c: FieldContext, mouth_side: np.ndarray) -> dict[str, np.ndarr
     lips = smoothstep(1.45, 0.6, c.lip_q) * c.front
     rim = smoothstep(1.0, 1.3, c.lip_q) * smoothstep(1.9, 1.35, c.lip_q) * c.front
     squeeze = mouth_side * 0.0015 * (1.0 - np.exp(-((c.below_mouth / 0.005) ** 2)))
-    out["lip_press"] = c.tangent(normal=0.0008 * rim) + _straight(up=lips * squeeze, back=0.0016 * lips)
+    out["lip_press"] = c.tangent(normal=0.0005 * rim) + _straight(up=lips * squeeze, back=0.0010 * lips)
     band = smoothstep(1.35, 0.85, c.lip_q) * c.front
     narrow = c.blob(corner[0], corner[1], 0.006, 0.006)
     line = A.mouth_y + (corner[1] - A.mouth_y) * np.clip(ax / corner[0], 0.0, 1.0) ** 2  # the mouth line's height
-    out["lip_tighten"] = c.tangent(lateral=-0.0008 * narrow) + _straight(up=0.35 * (line - c.y) * band, back=0.0012 * band)
+    out["lip_tighten"] = c.tangent(lateral=-0.0008 * narrow) + _straight(up=0.35 * (line - c.y) * band, back=0.0006 * band)
     wide = smoothstep(1.5, 0.8, c.lip_q) * c.front
     inward = np.clip(ax / corner[0], 0.0, 1.3)
     out["lip_pucker"] = c.tangent(normal=0.0045 * wide, lateral=-0.0060 * inward * wide)
