@@ -41,7 +41,9 @@ from emoctl.synthetic.head_parts import SharedHeadParts
 from emoctl.synthetic.traits import IdentityTraits
 
 #: Version of what the reenactor draws; bump it when pixels change for the same inputs.
-RENDER_VERSION = 3  # 2: 8-bit quantisation by emoctl.media.to_uint8 (exact .5 ties round to even); 3: teeth, tongue, new eyes and lips
+RENDER_VERSION = 3  # 2: 8-bit quantisation by emoctl.media.to_uint8 (exact .5 ties round to even);
+# 3: world v2 (EMFACS prototypes at real-face magnitudes, AU17/AU23 bases, darker brows; teeth,
+# tongue, mouth cavity, eyes and lips at real-face proportions)
 
 
 class SyntheticReenactor(SharedHeadParts):

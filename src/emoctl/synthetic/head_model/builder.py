@@ -13,9 +13,10 @@ subject's left at +x), so everything written against FLAME runs on it unchanged:
   above, tiles for the inner parts below);
 - shape bases: 20 interpretable components (:data:`SHAPE_COMPONENTS`), then smooth random
   fields with decaying amplitude up to 300;
-- expression bases: 16 named, localised components (:data:`SEMANTIC_EXPRESSIONS`, a few mm per
-  unit, left/right symmetric; ``eye_close = 1`` shuts the lids), then localised random fields
-  ``component_16`` ... ``component_99``;
+- expression bases: 18 named, localised components, one FACS action unit each
+  (:data:`SEMANTIC_EXPRESSIONS`, :data:`~emoctl.synthetic.head_model.expressions.ACTION_UNITS`; a
+  marked real-face action of a few mm per unit, left/right symmetric; ``eye_close = 1`` shuts the
+  lids), then localised random fields ``component_18`` ... ``component_99``;
 - named landmarks (:data:`LANDMARK_NAMES`) and soft region masks (:data:`REGION_NAMES`).
 
 Deterministic: the same seed gives bit-identical tensors; seeds differ in the proportions of the
@@ -29,15 +30,8 @@ import torch
 
 from emoctl.errors import ShapeError
 from emoctl.flame.data import FLAME_PARENTS, NUM_EXPRESSION, NUM_SHAPE, FlameModelData, validate_model_data
-from emoctl.synthetic.head_model.bases import (
-    SEMANTIC_EXPRESSIONS,
-    SHAPE_COMPONENTS,
-    expression_tail,
-    pose_correctives,
-    semantic_expressions,
-    semantic_shapes,
-    shape_tail,
-)
+from emoctl.synthetic.head_model.bases import SHAPE_COMPONENTS, pose_correctives, semantic_shapes, shape_tail
+from emoctl.synthetic.head_model.expressions import SEMANTIC_EXPRESSIONS, expression_tail, semantic_expressions
 from emoctl.synthetic.head_model.fields import (
     LANDMARK_NAMES,
     REGION_NAMES,
@@ -95,7 +89,7 @@ class SyntheticFLAME:
         shapes = np.concatenate([semantic_shapes(mesh, frames, anchors), shape_tail(mesh, rng_shape, NUM_SHAPE - len(SHAPE_COMPONENTS))])
         regions = region_masks(mesh, anchors, jaw_weight(mesh))
         exprs = np.concatenate(
-            [semantic_expressions(mesh, frames, anchors, regions), expression_tail(mesh, frames, rng_expr, NUM_EXPRESSION - len(SEMANTIC_EXPRESSIONS))]
+            [semantic_expressions(mesh, frames, anchors), expression_tail(mesh, frames, rng_expr, NUM_EXPRESSION - len(SEMANTIC_EXPRESSIONS))]
         )
         lmk_idx, lmk_bary = landmark_embedding(mesh, landmark_vertices(mesh, anchors))
 
