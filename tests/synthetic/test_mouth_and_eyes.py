@@ -199,7 +199,7 @@ def test_features_survive_a_grey_64_pixel_crop(head, model, avatar, smile):
     _, parted = smile
     out = FLAME(head)(parted)
     at = {n: project(rig, landmark(head, out, n)) for n in ("mouth_corner_l", "mouth_corner_r", "upper_lip_center", "lower_lip_center",
-                                                            "eye_center_l")}  # fmt: skip
+                                                            "eye_center_l", "brow_inner_l", "brow_outer_l", "cheek_l")}  # fmt: skip
     for seed in (DARK, LIGHT):
         grey = avatar.render(parted, None, model.albedo(sample_traits(seed)), rig)[0, 0].astype(float).mean(-1)
 
@@ -209,3 +209,11 @@ def test_features_survive_a_grey_64_pixel_crop(head, model, avatar, smile):
         eye = grey[y - 1 : y + 2, x - 6 : x + 7]
         # measured: mouth 42-167 (dark) / 112-183 (light), eye 23-88 / 42-186
         assert mouth.max() - mouth.min() > 60 and eye.max() - eye.min() > 50, seed
+        # brows darker than the cheek (emotion_model's BROW_CONTRAST): mean over the brow's span
+        bx0, by0 = np.round(at["brow_inner_l"]).astype(int)
+        bx1, by1 = np.round(at["brow_outer_l"]).astype(int)
+        brow = min(grey[(by0 + by1) // 2 - 1 : (by0 + by1) // 2 + 2, min(bx0, bx1) : max(bx0, bx1) + 1].mean(),
+                   grey[by0 - 1 : by0 + 2, bx0 - 1 : bx0 + 2].mean())
+        cx, cy = np.round(at["cheek_l"]).astype(int)
+        cheek = grey[cy - 1 : cy + 2, cx - 1 : cx + 2].mean()
+        assert brow < cheek - 10, (seed, brow, cheek)
