@@ -210,6 +210,7 @@ def test_features_survive_a_grey_64_pixel_crop(head, model, avatar, smile):
         # measured: mouth 42-167 (dark) / 112-183 (light), eye 23-88 / 42-186
         assert mouth.max() - mouth.min() > 60 and eye.max() - eye.min() > 50, seed
         # brows darker than the cheek (emotion_model's BROW_CONTRAST): mean over the brow's span
+        # measured: brow 40 vs cheek 71 (dark skin), 107 vs 187 (light)
         bx0, by0 = np.round(at["brow_inner_l"]).astype(int)
         bx1, by1 = np.round(at["brow_outer_l"]).astype(int)
         brow = min(grey[(by0 + by1) // 2 - 1 : (by0 + by1) // 2 + 2, min(bx0, bx1) : max(bx0, bx1) + 1].mean(),
