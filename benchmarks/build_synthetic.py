@@ -1,25 +1,25 @@
-"""Benchmark: building the demo-sized synthetic dataset (emoctl.synthetic) on 2 cores.
+"""Benchmark: building the synthetic recipes (``emoctl.synthetic.recipes``) on 2 cores.
 
-The demo size: 64 identities x 2 anchors x 7 emotions x 16 frames at 128 x 128, 3 views, appearance
-configuration (5 fps, PNG) = 896 clips, 14,336 frames, 43,008 images.
+For one recipe (``--recipe tiny|demo|benchmark``), in one run:
 
-What it measures, in one run:
+1. where the time goes: one process, one thread, a few clips of each kind through the whole
+   builder, with timers on the rasterizer (projection, binning, compositing), the rest of the
+   reenactor (FLAME skinning, normals, shading, culling), PNG and MP4 encoding, hashing and the
+   durable writes (``fsync``);
+2. a timed build of a fraction of the recipe (``--fraction``: every split's identities scaled,
+   at least 1; anchors, frames, views and image size as in the recipe), one kind at a time, with
+   ``--shards`` processes of one torch thread each (the default 2: the 2 cores), each running
+   ``build_recipe(..., shard=(i, n))`` as ``emoctl data build-synthetic --shard i/n`` does; the last
+   shard merges. CPU time includes ffmpeg's;
+3. the extrapolation to the whole recipe, per kind, linear in the number of clips: CPU seconds,
+   wall time on 2 idle cores (CPU / 2 plus one process start-up: the shards share nothing but the
+   read-only world), clips/s, and size on disk (frames, records, manifest).
 
-1. the baseline: the reenactor alone (no files), one process, one thread, on a few clips: images
-   per second, and where the time goes (FLAME skinning and shading vs. the rasterizer);
-2. the build: ``build_synthetic_dataset`` into a fresh folder with ``--shards`` processes of
-   ``--threads`` torch threads each (default 2 x 1: the 2 cores), then ``merge_shards``; wall
-   time, CPU time, clips/s, frames/s, images/s, size on disk; and the ratio of the build's
-   images/s to the baseline's (x the number of processes): how much the builder (PNG, hashing,
-   fsync) and the parallelism cost.
+The machine may be shared: the load average is printed; CPU time is what does not depend on other
+people's jobs (it does inflate somewhat under contention, so the idle-core estimate is an upper bound).
 
-``--identities N`` builds a fraction (N of 64 identities) and extrapolates the wall time to the
-demo size linearly in the number of clips (the fixed start-up cost is measured and added once).
-The machine is shared: the load average is printed, and the CPU time is what does not depend on
-other people's jobs.
-
-Usage:  python benchmarks/build_synthetic.py [--identities 64] [--shards 2] [--threads 1]
-        [--subdivide 1] [--out DIR] [--keep] [--results benchmarks/RESULTS-synthetic.md]
+Usage:  python benchmarks/build_synthetic.py --recipe benchmark [--fraction 0.1] [--shards 2]
+        [--out DIR] [--keep] [--results FILE]
 
 Not a test: nothing here asserts a timing.
 """
@@ -27,6 +27,7 @@ Not a test: nothing here asserts a timing.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import platform
 import resource
@@ -35,10 +36,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
-DEMO = {"identities": 64, "anchors": 2, "frames": 16, "image_size": 128, "views": 3}
-EMOTION_COUNT = 7
+DEFAULT_FRACTION = {"tiny": 1.0, "demo": 0.25, "benchmark": 0.1}
 
 
 def _load() -> str:
@@ -48,177 +49,239 @@ def _load() -> str:
         return "n/a"
 
 
-def _disk_usage(root: Path) -> tuple[int, int, int]:
-    """(files, bytes of content, bytes allocated on disk) under ``root``."""
-    files = size = allocated = 0
+def scaled(name: str, fraction: float):
+    """The recipe ``name`` with every split's identities scaled by ``fraction`` (at least 1)."""
+    from emoctl.synthetic import SplitSizes, recipe
+
+    chosen = recipe(name)
+    if fraction == 1.0:
+        return chosen
+    parts = {}
+    for kind in ("appearance", "geometry"):
+        part = chosen.kind(kind)
+        splits = {s: SplitSizes(max(1, round(z.identities * fraction)), z.anchors) for s, z in part.splits.items()}
+        parts[kind] = replace(part, splits=splits)
+    return replace(chosen, **parts)
+
+
+def _disk_usage(root: Path) -> dict[str, int]:
+    """Files, content bytes, allocated bytes under ``root``, and the bytes of its manifests."""
+    out = {"files": 0, "bytes": 0, "allocated": 0, "manifest_bytes": 0}
     for path in root.rglob("*"):
         if path.is_file():
             st = path.stat()
-            files += 1
-            size += st.st_size
-            allocated += getattr(st, "st_blocks", 0) * 512
-    return files, size, allocated
+            out["files"] += 1
+            out["bytes"] += st.st_size
+            out["allocated"] += getattr(st, "st_blocks", 0) * 512
+            if path.name == "manifest.json":
+                out["manifest_bytes"] += st.st_size
+    return out
 
 
-def baseline(subdivide: int, clips: int = 3) -> dict[str, float]:
-    """The reenactor alone, one thread: images/s and the rasterizer's share of the time."""
+# --------------------------------------------------------------------------------------------- profile
+def profile(name: str) -> dict[str, dict[str, float]]:
+    """Seconds per stage for a few clips of each kind, one process, one thread (nested stages: the
+    rasterizer's parts inside ``rasterize``, ``rasterize`` inside ``reenact``)."""
     import torch
 
     torch.set_num_threads(1)
-    from emoctl import render as render_module
-    from emoctl.synthetic import SyntheticWorld, anchor_frames_for
+    import emoctl.data.builder as builder
+    import emoctl.data.writers as writers
+    import emoctl.render as render
+    raster = importlib.import_module("emoctl.render.rasterize")  # the module (the package exports a function of that name)
+    from emoctl.synthetic import SyntheticWorld, build_synthetic_dataset, recipe
 
-    world = SyntheticWorld(0, subdivide=subdivide)
-    t0 = time.perf_counter()
-    _ = world.head
-    head_s = time.perf_counter() - t0
-    anchor = world.anchors(1, num_frames=anchor_frames_for(DEMO["frames"], 5.0), views=DEMO["views"],
-                           image_size=DEMO["image_size"])[0].resample(5.0).window(0, DEMO["frames"])
-    identity = world.identities(1, image_size=DEMO["image_size"])[0]
-    reenactor = world.reenactor(DEMO["image_size"])
-    reenactor.reenact(identity, anchor, "neutral")  # warm up (albedo, cue fields, FLAME layer)
+    chosen = recipe(name)
+    spent: dict[str, float] = {}
 
-    spent = [0.0]
-    original = render_module.rasterize
+    def timed(module, attr: str, label: str):
+        original = getattr(module, attr)
 
-    def timed(*args, **kwargs):
-        start = time.perf_counter()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            spent[0] += time.perf_counter() - start
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.perf_counter() - start
 
-    render_module.rasterize = timed
-    try:
-        emotions = ["happy", "sad", "surprised", "angry", "disgusted", "fearful"][:clips]
-        wall, cpu = time.perf_counter(), time.process_time()
-        for emotion in emotions:
-            reenactor.reenact(identity, anchor, emotion)
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    finally:
-        render_module.rasterize = original
-    images = len(emotions) * DEMO["frames"] * DEMO["views"]
-    return {"images": images, "wall_s": wall, "cpu_s": cpu, "images_per_s": images / wall,
-            "images_per_cpu_s": images / cpu, "rasterize_share": spent[0] / wall, "head_build_s": head_s,
-            "gaussians": float(reenactor.head.num_vertices)}
+        setattr(module, attr, wrapper)
+        return module, attr, original
+
+    results = {}
+    world = SyntheticWorld(chosen.seed, subdivide=chosen.subdivide)
+    for kind in ("appearance", "geometry"):
+        part = chosen.kind(kind)
+        # one identity x one anchor x 7 emotions: warm up on a first build, time a second one
+        with tempfile.TemporaryDirectory() as tmp:
+            build_synthetic_dataset(Path(tmp) / "warm", identities=1, anchors=1, frames=min(part.frames, 4),
+                                    image_size=part.image_size, views=part.views, config=part.config(), progress=False,
+                                    world=world)
+            spent.clear()
+            patches = [
+                timed(render, "rasterize", "rasterize"),
+                timed(raster, "project_gaussians", "projection"),
+                timed(raster, "bin_gaussians", "binning"),
+                timed(raster, "composite", "compositing"),
+                timed(builder, "_make_clip", "clip (total)"),
+                timed(writers, "encode_png", "PNG encoding"),
+                timed(writers, "write_mp4", "MP4 encoding (ffmpeg)"),
+                timed(writers, "write_durable", "writes + fsync"),
+                timed(writers, "sha256_bytes", "hashing"),
+            ]
+            import emoctl.synthetic.reenactor as reenactor_module
+
+            patches.append(timed(reenactor_module.SyntheticReenactor, "reenact", "reenact"))
+            wall, cpu = time.perf_counter(), time.process_time()
+            children = resource.getrusage(resource.RUSAGE_CHILDREN)
+            build_synthetic_dataset(Path(tmp) / "timed", identities=1, anchors=1, frames=part.frames,
+                                    image_size=part.image_size, views=part.views, config=part.config(),
+                                    progress=False, world=world, identity_start=1, anchor_start=1)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            spent["build (total)"] = time.perf_counter() - wall
+            spent["CPU of this process"] = time.process_time() - cpu
+            spent["CPU of children (ffmpeg)"] = (after.ru_utime - children.ru_utime) + (after.ru_stime - children.ru_stime)
+            for module, attr, original in patches:
+                setattr(module, attr, original)
+        results[kind] = dict(spent)
+        results[kind]["images"] = 7 * part.frames * part.views
+    return results
 
 
+# --------------------------------------------------------------------------------------------- build
 def worker(args: argparse.Namespace) -> None:
-    """One shard of the build (run as a subprocess)."""
+    """One shard of one kind of the scaled recipe (run as a subprocess)."""
     import torch
 
-    torch.set_num_threads(args.threads)
-    from emoctl.synthetic import build_synthetic_dataset
+    torch.set_num_threads(1)
+    from emoctl.synthetic import build_recipe
 
-    build_synthetic_dataset(args.out, identities=args.identities, anchors=DEMO["anchors"], frames=DEMO["frames"],
-                            image_size=DEMO["image_size"], views=DEMO["views"], config="appearance",
-                            shard=(args.shard, args.shards), progress=False, seed=args.seed, subdivide=args.subdivide)
+    build_recipe(scaled(args.recipe, args.fraction), args.out, kinds=(args.kind,), shard=(args.shard, args.shards),
+                 progress=False)
 
 
-def build(args: argparse.Namespace, out: Path) -> dict[str, float]:
-    from emoctl.data import merge_shards
-
-    if out.exists():
-        shutil.rmtree(out)
+def timed_build(args: argparse.Namespace, kind: str, out: Path) -> dict[str, float]:
     started = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     procs = []
     for index in range(args.shards):
-        cmd = [sys.executable, __file__, "--worker", "--shard", str(index), "--shards", str(args.shards),
-               "--threads", str(args.threads), "--identities", str(args.identities), "--subdivide", str(args.subdivide),
-               "--seed", str(args.seed), "--out", str(out)]
-        env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
+        cmd = [sys.executable, __file__, "--worker", "--recipe", args.recipe, "--fraction", str(args.fraction),
+               "--kind", kind, "--shard", str(index), "--shards", str(args.shards), "--out", str(out)]
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         procs.append(subprocess.Popen(cmd, env=env))
     codes = [p.wait() for p in procs]
     if any(codes):
         raise SystemExit(f"a shard process failed: exit codes {codes}")
-    if args.shards > 1:
-        merge_shards(out, num_shards=args.shards)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    files, size, allocated = _disk_usage(out)
-    clips = args.identities * DEMO["anchors"] * EMOTION_COUNT
-    frames = clips * DEMO["frames"]
-    return {"wall_s": wall, "cpu_s": cpu, "clips": clips, "frames": frames, "images": frames * DEMO["views"],
-            "files": files, "bytes": size, "allocated": allocated}
+    part = scaled(args.recipe, args.fraction).kind(kind)
+    usage = _disk_usage(out / kind)
+    return {"wall_s": wall, "cpu_s": cpu, "clips": part.clips(), "images": part.images(), **usage}
 
 
-def startup_cost(args: argparse.Namespace) -> float:
-    """Seconds a shard process spends before its first clip: imports, head, anchors, identities."""
+def startup_cost(args: argparse.Namespace, kind: str) -> float:
+    """CPU seconds a shard process spends before its first clip (imports, head, anchors, identities)."""
+    part = scaled(args.recipe, args.fraction).kind(kind)
+    ident, anch = part.splits["train"].identities, part.splits["train"].anchors
     code = (
-        "import torch; torch.set_num_threads(1)\n"
-        "from emoctl.synthetic import SyntheticWorld, anchor_frames_for\n"
-        f"w = SyntheticWorld({args.seed}, subdivide={args.subdivide})\n"
-        f"w.anchors({DEMO['anchors']}, num_frames=anchor_frames_for({DEMO['frames']}, 5.0), views={DEMO['views']}, image_size={DEMO['image_size']})\n"
-        f"w.identities({args.identities}, image_size={DEMO['image_size']})\n"
+        "import time, torch; torch.set_num_threads(1)\n"
+        "from emoctl.synthetic import SyntheticWorld, anchor_frames_for, recipe\n"
+        f"r = recipe({args.recipe!r}); k = r.kind({kind!r}); w = SyntheticWorld(r.seed, subdivide=r.subdivide)\n"
+        f"w.anchors({anch}, num_frames=anchor_frames_for(k.frames, k.config().fps), views=k.views, image_size=k.image_size)\n"
+        f"w.identities({ident}, image_size=k.image_size)\n"
+        "print(time.process_time())\n"
     )
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return time.perf_counter() - started  # process start, imports, head, anchors, reference images
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--identities", type=int, default=DEMO["identities"])
-    parser.add_argument("--shards", type=int, default=2, help="processes (one shard each)")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads per process")
-    parser.add_argument("--subdivide", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--recipe", default="benchmark")
+    parser.add_argument("--fraction", type=float, default=None, help="share of every split's identities to build")
+    parser.add_argument("--shards", type=int, default=2, help="processes (one shard each, one thread each)")
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--keep", action="store_true", help="keep the built dataset")
+    parser.add_argument("--keep", action="store_true", help="keep the built data")
+    parser.add_argument("--skip-profile", action="store_true")
     parser.add_argument("--results", type=Path, default=None, help="also write the report (markdown) here")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--kind", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--shard", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.fraction is None:
+        args.fraction = DEFAULT_FRACTION.get(args.recipe, 0.1)
     if args.worker:
         worker(args)
         return
+    from emoctl.synthetic import recipe
 
+    full = recipe(args.recipe)
     lines: list[str] = []
 
     def say(text: str = "") -> None:
         print(text, flush=True)
         lines.append(text)
 
-    say(f"# emoctl.synthetic: building the demo dataset ({time.strftime('%Y-%m-%d %H:%M')})")
+    say(f"# emoctl.synthetic: building the `{args.recipe}` recipe ({time.strftime('%Y-%m-%d %H:%M')})")
     say()
     say(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}; "
         f"load average at start {_load()}")
-    say(f"demo size: {DEMO['identities']} identities x {DEMO['anchors']} anchors x {EMOTION_COUNT} emotions x "
-        f"{DEMO['frames']} frames at {DEMO['image_size']}^2, {DEMO['views']} views (appearance config, PNG)")
-    say(f"this run: {args.identities} identities, {args.shards} process(es) x {args.threads} thread(s), subdivide={args.subdivide}")
+    for kind in ("appearance", "geometry"):
+        part = full.kind(kind)
+        sizes = ", ".join(f"{s} {z.identities} identities x {z.anchors} anchors" for s, z in part.splits.items())
+        say(f"- {kind}: {part.config().fps:g} fps, {part.frames} frames, {part.views} views, {part.image_size}^2, "
+            f"{part.config().frame_format}; {sizes}: {part.clips()} clips, {part.images()} images")
     say()
 
-    base = baseline(args.subdivide)
-    say("## Baseline: the reenactor alone (1 process, 1 thread, no files)")
-    say(f"- {int(base['gaussians'])} Gaussians per frame; {base['images']} images in {base['wall_s']:.2f} s wall "
-        f"({base['cpu_s']:.2f} s CPU): {base['images_per_s']:.1f} images/s ({base['images_per_cpu_s']:.1f} per CPU-second)")
-    say(f"- rasterizer (emoctl.render.rasterize) share of the time: {100 * base['rasterize_share']:.0f}% "
-        f"(the rest: FLAME skinning, normals, shading, albedo); head build {base['head_build_s']:.1f} s")
-    say()
-
-    out = args.out or Path(tempfile.mkdtemp(prefix="emoctl-synthetic-bench-")) / "demo"
-    result = build(args, out)
-    say(f"## Build: {result['clips']} clips, {result['frames']} frames, {result['images']} images")
-    say(f"- wall {result['wall_s']:.1f} s ({result['wall_s'] / 60:.1f} min), CPU {result['cpu_s']:.1f} s; load average now {_load()}")
-    say(f"- {result['clips'] / result['wall_s']:.2f} clips/s, {result['frames'] / result['wall_s']:.1f} frames/s, "
-        f"{result['images'] / result['wall_s']:.1f} images/s")
-    say(f"- ratio to the baseline x {args.shards} process(es): "
-        f"{result['images'] / result['wall_s'] / (base['images_per_s'] * args.shards):.2f} (1.0 = perfect scaling, no I/O cost)")
-    say(f"- size on disk: {result['files']} files, {result['bytes'] / 2**20:.1f} MiB of content "
-        f"({result['allocated'] / 2**20:.1f} MiB allocated), {result['bytes'] / result['clips'] / 1024:.1f} KiB per clip")
-    if args.identities != DEMO["identities"]:
-        startup = startup_cost(args)
-        scale = DEMO["identities"] / args.identities
-        per_clip = max(result["wall_s"] - startup, 0.0) / result["clips"]
-        demo_clips = DEMO["identities"] * DEMO["anchors"] * EMOTION_COUNT
+    if not args.skip_profile:
+        say("## Where the time goes (1 process, 1 thread; one identity x one anchor x 7 emotions per kind)")
         say()
-        say(f"## Extrapolated to the demo size ({demo_clips} clips; linear in clips, start-up {startup:.1f} s once)")
-        say(f"- wall ~ {startup + per_clip * demo_clips:.0f} s ({(startup + per_clip * demo_clips) / 60:.1f} min); "
-            f"CPU ~ {result['cpu_s'] * scale:.0f} s; size ~ {result['bytes'] * scale / 2**20:.0f} MiB")
+        for kind, spent in profile(args.recipe).items():
+            total = spent["build (total)"]
+            say(f"{kind}: {spent['images']} images, {total:.1f} s wall, {spent['CPU of this process']:.1f} s CPU "
+                f"(+ {spent['CPU of children (ffmpeg)']:.1f} s in ffmpeg), {1000 * total / spent['images']:.1f} ms per image")
+            for label in ("rasterize", "projection", "binning", "compositing", "reenact", "PNG encoding",
+                          "MP4 encoding (ffmpeg)", "writes + fsync", "hashing"):
+                if label in spent:
+                    note = ""
+                    if label == "reenact":
+                        note = f" (of which not the rasterizer: {100 * (spent['reenact'] - spent['rasterize']) / total:.0f}%)"
+                    indent = "    " if label in ("projection", "binning", "compositing") else "  "
+                    say(f"{indent}- {label}: {spent[label]:.2f} s, {100 * spent[label] / total:.0f}%{note}")
+            say()
+
+    root = args.out or Path(tempfile.mkdtemp(prefix="emoctl-recipe-bench-")) / args.recipe
+    if root.exists():
+        shutil.rmtree(root)
+    totals = {"cpu": 0.0, "wall": 0.0, "bytes": 0.0, "manifest": 0.0, "files": 0.0}
+    say(f"## Timed build of {args.fraction:g} of the identities, {args.shards} shard process(es) x 1 thread, then extrapolated")
+    say()
+    for kind in ("appearance", "geometry"):
+        r = timed_build(args, kind, root)
+        startup = startup_cost(args, kind)
+        scale = full.kind(kind).clips() / r["clips"]
+        cpu_full = startup * args.shards + (r["cpu_s"] - startup * args.shards) * scale
+        idle_wall = cpu_full / args.shards
+        say(f"{kind}: built {r['clips']} clips ({r['images']} images) in {r['wall_s']:.0f} s wall, {r['cpu_s']:.0f} s CPU "
+            f"(load average now {_load()}): {r['clips'] / r['wall_s']:.2f} clips/s here, "
+            f"{1000 * r['cpu_s'] / r['images']:.1f} ms CPU per image; shard start-up {startup:.1f} s CPU")
+        say(f"- size: {r['files']} files, {r['bytes'] / 2**20:.1f} MiB ({r['allocated'] / 2**20:.1f} MiB allocated), "
+            f"{r['bytes'] / r['clips'] / 1024:.0f} KiB per clip; manifests {r['manifest_bytes'] / 1024:.1f} KiB "
+            f"({r['manifest_bytes'] / r['clips']:.0f} bytes per clip)")
+        say(f"- whole recipe ({full.kind(kind).clips()} clips): ~{cpu_full:.0f} CPU-s, ~{idle_wall / 60:.1f} min on "
+            f"{args.shards} idle cores ({full.kind(kind).clips() / idle_wall:.2f} clips/s), ~{r['bytes'] * scale / 2**30:.2f} GiB "
+            f"in ~{r['files'] * scale:.0f} files, manifests ~{r['manifest_bytes'] * scale / 2**20:.2f} MiB")
+        totals["cpu"] += cpu_full
+        totals["wall"] += idle_wall
+        totals["bytes"] += r["bytes"] * scale
+        totals["manifest"] += r["manifest_bytes"] * scale
+        totals["files"] += r["files"] * scale
+        say()
+    say(f"**Whole `{args.recipe}` recipe: ~{totals['cpu']:.0f} CPU-s, ~{totals['wall'] / 60:.1f} min on {args.shards} idle "
+        f"cores, ~{totals['bytes'] / 2**30:.2f} GiB in ~{totals['files']:.0f} files (manifests ~{totals['manifest'] / 2**20:.2f} "
+        "MiB).**")
     if not args.keep and args.out is None:
-        shutil.rmtree(out.parent, ignore_errors=True)
+        shutil.rmtree(root.parent, ignore_errors=True)
     if args.results is not None:
         args.results.write_text("\n".join(lines) + "\n")
 

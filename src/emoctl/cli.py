@@ -3,6 +3,7 @@
     emoctl info                                  version, adapters, optional parts
     emoctl demo --out demo-out                   the end-to-end synthetic demo
     emoctl flame convert generic_model.pkl flame2020.safetensors [--landmarks emb.npy] [--source FLAME2020]
+    emoctl data build-synthetic --recipe benchmark --out DIR [--kind K] [--split S] [--shard i/n|auto]
     emoctl data build-synthetic OUT [--identities 8 ...]
     emoctl data verify|merge|info ROOT
 
@@ -50,16 +51,58 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _build_synthetic(args: argparse.Namespace) -> int:
-    from emoctl.data import DatasetConfig
+    from emoctl.data import DatasetConfig, parse_shard
+    from emoctl.errors import DataError
+
+    out = args.out_option or args.out
+    if out is None or (args.out is not None and args.out_option is not None and args.out != args.out_option):
+        raise DataError("build-synthetic needs one output folder: OUT or --out DIR")
+    spec = args.shard
+    if spec is not None and spec.strip().isdigit():  # the older form: --shard I --num-shards N
+        spec = f"{spec.strip()}/{args.num_shards if args.num_shards is not None else 1}"
+    elif args.num_shards is not None:
+        raise DataError("--num-shards goes with --shard I (an integer); use --shard i/n or --shard auto alone")
+    shard = parse_shard(spec)
+    if args.threads < 1:
+        raise DataError(f"--threads must be >= 1, got {args.threads}")
+    import torch
+
+    torch.set_num_threads(args.threads)
+    if args.recipe is not None:
+        return _build_recipe(args, out, shard)
+    if args.split is not None:
+        raise DataError("--split chooses a split of a recipe; it needs --recipe")
+    sizes = {"identities": 8, "anchors": 2, "frames": 16, "image_size": 128, "views": 3, "seed": 0, "subdivide": 1}
+    sizes.update({k: getattr(args, k) for k in sizes if getattr(args, k) is not None})
+    preset = DatasetConfig.geometry if args.kind == "geometry" else DatasetConfig.appearance
     from emoctl.synthetic import build_synthetic_dataset
 
-    preset = DatasetConfig.geometry if args.kind == "geometry" else DatasetConfig.appearance
-    config = preset(image_size=args.image_size)
-    summary = build_synthetic_dataset(
-        args.out, identities=args.identities, anchors=args.anchors, frames=args.frames, image_size=args.image_size,
-        views=args.views, config=config, shard=(args.shard, args.num_shards), progress=not args.no_progress, seed=args.seed,
-    )
+    summary = build_synthetic_dataset(out, **sizes, config=preset(image_size=sizes["image_size"]), shard=shard,
+                                      progress=not args.no_progress)
     print(summary)
+    return 0
+
+
+def _build_recipe(args: argparse.Namespace, out: str, shard: tuple[int, int]) -> int:
+    from emoctl.synthetic import build_recipe, recipe
+
+    kinds = (args.kind,) if args.kind else ("appearance", "geometry")
+    chosen = recipe(args.recipe).with_overrides(
+        kinds, identities=args.identities, anchors=args.anchors, frames=args.frames, views=args.views,
+        image_size=args.image_size, seed=args.seed, subdivide=args.subdivide,
+    )
+    splits = (args.split,) if args.split else ("train", "val", "test")
+    result = build_recipe(chosen, out, kinds=kinds, splits=splits, shard=shard, progress=not args.no_progress)
+    for key, summary in result.items():
+        if key != "merged":
+            print(f"{key}: shard {shard[0]}/{shard[1]}: {summary.clips_written} clips written, "
+                  f"{summary.clips_skipped} skipped of {summary.clips_total}, {summary.seconds:.0f} s")
+    waiting = [k for k in result if k != "merged" and k not in result["merged"]]
+    if result["merged"]:
+        print(f"merged: {', '.join(result['merged'])}")
+    if waiting:
+        print(f"waiting for the other shards of: {', '.join(waiting)} (the last shard to finish merges; shards built on "
+              "other machines: copy their folders here, then emoctl data merge OUT/<kind>/<split>)")
     return 0
 
 
@@ -90,17 +133,30 @@ def build_parser() -> argparse.ArgumentParser:
     from emoctl.data.cli import register
 
     register(data)
-    p = data.add_parser("build-synthetic", help="build a dataset from the synthetic world")
-    p.add_argument("out")
-    p.add_argument("--kind", choices=["appearance", "geometry"], default="appearance")
-    p.add_argument("--identities", type=int, default=8)
-    p.add_argument("--anchors", type=int, default=2)
-    p.add_argument("--frames", type=int, default=16)
-    p.add_argument("--image-size", type=int, default=128)
-    p.add_argument("--views", type=int, default=3)
-    p.add_argument("--shard", type=int, default=0)
-    p.add_argument("--num-shards", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0)
+    p = data.add_parser(
+        "build-synthetic", help="build a dataset from the synthetic world (a named recipe, or explicit sizes)",
+        description="Build from the synthetic world. With --recipe (tiny, demo, benchmark: docs/synthetic-world.md) "
+        "every kind's train/val/test split goes to OUT/<kind>/<split>; explicit flags override the recipe "
+        "(--identities/--anchors: its train split). Without, one dataset of explicit sizes goes to OUT.",
+    )
+    p.add_argument("out", nargs="?", default=None, help="output folder (or --out)")
+    p.add_argument("--out", dest="out_option", default=None, help="output folder")
+    p.add_argument("--recipe", default=None, help="a named recipe: tiny, demo or benchmark")
+    p.add_argument("--kind", choices=["appearance", "geometry"], default=None,
+                   help="one configuration (default: appearance; with --recipe: both)")
+    p.add_argument("--split", choices=["train", "val", "test"], default=None, help="with --recipe: one split (default: all)")
+    p.add_argument("--identities", type=int, default=None, help="default 8 (with --recipe: the train split's)")
+    p.add_argument("--anchors", type=int, default=None, help="default 2 (with --recipe: the train split's)")
+    p.add_argument("--frames", type=int, default=None, help="frames per clip (default 16)")
+    p.add_argument("--image-size", type=int, default=None, help="default 128")
+    p.add_argument("--views", type=int, default=None, help="default 3")
+    p.add_argument("--subdivide", type=int, default=None, help="head subdivision (default 1)")
+    p.add_argument("--shard", default=None,
+                   help="i/n: build shard i of n; auto: from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT or RANK/WORLD_SIZE")
+    p.add_argument("--num-shards", type=int, default=None, help=argparse.SUPPRESS)  # the older --shard I --num-shards N
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads of this process (default 1: run one shard process per core)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_build_synthetic)
     return parser

@@ -38,7 +38,7 @@ def _manifest(root: Path) -> dict:
 
 def test_build_writes_every_clip_with_checksums_matching_the_files(tiny_dataset):
     m = _manifest(tiny_dataset)
-    assert m["schema_version"] == 1 and m["emotions"] == list(SMALL_EMOTIONS)
+    assert m["schema_version"] == 2 and m["emotions"] == list(SMALL_EMOTIONS)
     assert m["config"]["kind"] == "appearance" and m["config"]["image_size"] == [SIZE, SIZE]
     assert m["generator"]["reenactor"] == {"name": "tiny", "config": TinyReenactor().config()}
     assert m["generator"]["tracker"] == {"name": "pass-through", "config": {"noise_std": 0.0, "seed": 3}}
@@ -46,13 +46,22 @@ def test_build_writes_every_clip_with_checksums_matching_the_files(tiny_dataset)
     assert [(e["id"], e["num_frames"]) for e in m["anchors"]] == [("anchor0", 6), ("anchor1", 7)]
     keys = [c["key"] for c in m["clips"]]
     assert len(keys) == len(set(keys)) == 3 * 2 * 3
-    for group in ("identities", "anchors", "clips"):
+    def sealed(path: Path, record: dict) -> bool:
+        data = path.read_bytes()
+        return hashlib.sha256(data).hexdigest() == record["sha256"] and len(data) == record["bytes"]
+
+    for group in ("identities", "anchors"):
         for entry in m[group]:
-            for name, record in entry["files"].items():
-                data = (tiny_dataset / entry["dir"] / name).read_bytes()
-                assert hashlib.sha256(data).hexdigest() == record["sha256"] and len(data) == record["bytes"]
+            assert all(sealed(tiny_dataset / entry["dir"] / name, r) for name, r in entry["files"].items())
+    for clip in m["clips"]:  # the manifest seals clip.json, clip.json seals the clip's other files
+        d = tiny_dataset / clip["dir"]
+        assert "files" not in clip and sealed(d / "clip.json", clip["clip_json"])
+        files = json.loads((d / "clip.json").read_text())["files"]
+        assert all(sealed(d / name, r) for name, r in files.items())
+        assert clip["num_files"] == len(files) + 1 == len([p for p in d.rglob("*") if p.is_file()])
+        assert clip["bytes"] == sum(p.stat().st_size for p in d.rglob("*") if p.is_file())
     clip = next(c for c in m["clips"] if c["key"] == "id2/anchor1/sad")
-    names = set(clip["files"])
+    names = set(json.loads((tiny_dataset / clip["dir"] / "clip.json").read_text())["files"]) | {"clip.json"}
     pngs = {f"frames/{t:05d}_{v:02d}.png" for t in range(7) for v in range(VIEWS)}
     assert names == {"clip.json", "flame.safetensors", "flame_gt.safetensors", "transforms.json"} | pngs
     assert (clip["num_frames"], clip["num_views"], clip["emotion_id"], clip["fps"]) == (7, VIEWS, 2, 5.0)
@@ -277,7 +286,8 @@ def test_mp4_clips_are_deterministic_and_read_back_approximately(tmp_path, diges
     assert digest(tmp_path / "a") == digest(tmp_path / "b")
     m = _manifest(tmp_path / "a")
     clip = next(c for c in m["clips"] if c["key"] == "id1/anchor0/happy")
-    assert {name for name in clip["files"] if name.startswith("frames/")} == {"frames/view_00.mp4", "frames/view_01.mp4"}
+    files = json.loads((tmp_path / "a" / clip["dir"] / "clip.json").read_text())["files"]
+    assert {name for name in files if name.startswith("frames/")} == {"frames/view_00.mp4", "frames/view_01.mp4"}
     video = read_mp4(tmp_path / "a" / clip["dir"] / "frames/view_01.mp4")
     assert video.shape == (6, SIZE, SIZE, 3)
     assert [decode(f) for f in video] == [(1, 1, t) for t in range(6)]

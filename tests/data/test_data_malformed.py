@@ -109,8 +109,13 @@ def test_a_damaged_frame_stops_the_data_loader_before_the_collate(tiny_copy):
 MANIFEST_DAMAGE = {
     "num_frames as a string": (lambda m: m["clips"][4].__setitem__("num_frames", "3"),
                                r"clips\[4\] \(id0/anchor1/happy\): num_frames is '3', expected an int >= 1"),
-    "bytes as a string": (lambda m: m["clips"][0]["files"]["flame.safetensors"].__setitem__("bytes", "12"),
-                          r"clips\[0\] \(id0/anchor0/neutral\): files\['flame.safetensors'\] is .* expected"),
+    "bytes as a string": (lambda m: m["anchors"][0]["files"]["neutral.safetensors"].__setitem__("bytes", "12"),
+                          r"anchors\[0\] \(anchor0\): files\['neutral.safetensors'\] is .* expected"),
+    "a clip's bytes as a string": (lambda m: m["clips"][0].__setitem__("bytes", "12"),
+                                   r"clips\[0\] \(id0/anchor0/neutral\): bytes is '12', expected an int >= 0"),
+    "a clip.json checksum that is not a digest": (
+        lambda m: m["clips"][1]["clip_json"].__setitem__("sha256", "abc"),
+        r"clips\[1\] \(id0/anchor0/happy\): clip_json is .*'abc'.*, expected \{\"sha256\""),
     "files as a list": (lambda m: m["anchors"][1].__setitem__("files", []),
                         r"anchors\[1\] \(anchor1\): files is list, expected an object"),
     "a file outside its directory": (
@@ -152,24 +157,55 @@ def test_a_manifest_whose_clips_are_not_synchronised_is_refused_by_the_dataset(t
 
 
 def test_verify_checks_the_recorded_byte_counts(tiny_copy):
-    size = (tiny_copy / "clips/id2/anchor1/sad/flame.safetensors").stat().st_size
-    edit_manifest(tiny_copy, lambda m: m["clips"][-1]["files"]["flame.safetensors"].__setitem__("bytes", 1))
+    edit_manifest(tiny_copy, lambda m: m["clips"][-1].__setitem__("bytes", 1))
+    (clip,) = [c for c in json.loads((tiny_copy / "manifest.json").read_text())["clips"] if c["key"] == "id2/anchor1/sad"]
+    size = sum(p.stat().st_size for p in (tiny_copy / "clips/id2/anchor1/sad").rglob("*") if p.is_file())
     assert verify(tiny_copy, check_frames=False).problems == [
-        f"clip id2/anchor1/sad: size mismatch in clips/id2/anchor1/sad/flame.safetensors (manifest 1 bytes, file {size} bytes)",
-        "clip id2/anchor1/sad: clips/id2/anchor1/sad/clip.json disagrees with the manifest on ['files']",
+        f"clip id2/anchor1/sad: clips/id2/anchor1/sad/clip.json lists {clip['num_files']} files of {size} bytes, "
+        f"the manifest says {clip['num_files']} files of 1 bytes",
     ]
+    edit_manifest(tiny_copy, lambda m: m["anchors"][0]["files"]["sad.safetensors"].__setitem__("bytes", 1))
+    size = (tiny_copy / "anchors/anchor0/sad.safetensors").stat().st_size
+    assert verify(tiny_copy, check_frames=False).problems[0] == (
+        f"anchor anchor0: size mismatch in anchors/anchor0/sad.safetensors (manifest 1 bytes, file {size} bytes)")
 
 
-def test_verify_compares_the_file_records_of_clip_json_with_the_manifest(tiny_copy):
+def test_verify_checks_clip_files_against_the_records_of_clip_json(tiny_copy):
     path = tiny_copy / "clips/id0/anchor0/sad/clip.json"
     record = json.loads(path.read_text())
+    size = record["files"]["transforms.json"]["bytes"]
     record["files"]["transforms.json"]["bytes"] += 1
     path.write_bytes(data := canonical_json(record))
-    edit_manifest(tiny_copy, lambda m: m["clips"][2]["files"].__setitem__(
-        "clip.json", {"sha256": sha256_bytes(data), "bytes": len(data)}))
+    # the manifest's clip.json checksum resealed over the edited clip.json: the file no longer matches its
+    # record, and the clip's byte total no longer matches the manifest's
+    edit_manifest(tiny_copy, lambda m: m["clips"][2]["clip_json"].update(sha256=sha256_bytes(data), bytes=len(data)))
+    clip = json.loads((tiny_copy / "manifest.json").read_text())["clips"][2]
     assert verify(tiny_copy, check_frames=False).problems == [
-        "clip id0/anchor0/sad: clips/id0/anchor0/sad/clip.json disagrees with the manifest on ['files']"
+        f"clip id0/anchor0/sad: clips/id0/anchor0/sad/clip.json lists {clip['num_files']} files of {clip['bytes'] + 1} "
+        f"bytes, the manifest says {clip['num_files']} files of {clip['bytes']} bytes",
+        f"clip id0/anchor0/sad: size mismatch in clips/id0/anchor0/sad/transforms.json (clip.json {size + 1} bytes, "
+        f"file {size} bytes)",
     ]
+
+
+def test_verify_reports_a_clip_json_changed_behind_the_manifest(tiny_copy):
+    """A clip.json edited (or resealed over damaged files) without the manifest: its own checksum fails,
+    and what it lists is still checked."""
+    path = tiny_copy / "clips/id0/anchor0/sad/clip.json"
+    before = path.read_bytes()
+    record = json.loads(before)
+    record["files"]["flame.safetensors"]["sha256"] = "0" * 64
+    path.write_bytes(canonical_json(record))
+    problems = verify(tiny_copy, check_frames=False).problems
+    assert len(problems) == 2
+    assert problems[0].startswith("clip id0/anchor0/sad: checksum mismatch in clips/id0/anchor0/sad/clip.json (manifest ")
+    assert problems[1].startswith("clip id0/anchor0/sad: checksum mismatch in clips/id0/anchor0/sad/flame.safetensors "
+                                  "(clip.json sha256 000000000000...")
+    path.write_text("not json")
+    problems = verify(tiny_copy, check_frames=False).problems
+    assert len(problems) == 2 and "clips/id0/anchor0/sad/clip.json" in problems[1] and "JSON" in problems[1]
+    path.write_bytes(before)
+    assert verify(tiny_copy).ok
 
 
 def test_verify_reports_malformed_identity_and_anchor_files_without_raising(tiny_copy):

@@ -99,8 +99,7 @@ def test_merge_refuses_a_clip_claimed_twice_with_different_checksums(tmp_path):
 
     def claim(shard):
         clip = json.loads(json.dumps(stolen))
-        first = next(iter(clip["files"]))
-        clip["files"][first]["sha256"] = "0" * 64
+        clip["clip_json"]["sha256"] = "0" * 64
         shard["clips"].append(clip)
 
     _edit_shard(a / "shards/shard-1-of-2.json", claim)

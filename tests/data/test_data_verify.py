@@ -8,14 +8,20 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
-from emoctl.data import verify
+from emoctl.data import load_manifest, verify
+from emoctl.errors import DataError
 from emoctl.data.cli import main as cli_main
 from emoctl.data.io import canonical_json, flame_to_bytes, load_tensors
 from emoctl.media import encode_png
 from emoctl.data.transforms import transforms_for_clip
 from emoctl.data.reader import clip_cameras
 from damage import read_manifest, reseal_clip
+
+
+def _clip_json(root, key: str) -> dict:
+    return json.loads((root / "clips" / key / "clip.json").read_text())
 
 
 def test_a_fresh_build_verifies_clean(tiny_dataset):
@@ -34,7 +40,7 @@ def test_a_corrupted_file_is_reported_as_a_checksum_mismatch(tiny_copy):
     assert not report.ok
     assert report.problems == [
         "clip id0/anchor1/happy: checksum mismatch in clips/id0/anchor1/happy/frames/00003_01.png "
-        f"(manifest sha256 {read_manifest(tiny_copy)['clips'][4]['files']['frames/00003_01.png']['sha256'][:12]}..., "
+        f"(clip.json sha256 {_clip_json(tiny_copy, 'id0/anchor1/happy')['files']['frames/00003_01.png']['sha256'][:12]}..., "
         f"file {__import__('hashlib').sha256(bytes(data)).hexdigest()[:12]}...)"
     ]
 
@@ -134,12 +140,28 @@ def test_an_mp4_view_with_a_frame_less_is_reported(tmp_path):
 def test_a_malformed_or_missing_manifest_is_reported(tiny_copy, tmp_path):
     manifest = read_manifest(tiny_copy)
     manifest["schema_version"] = 99
-    del manifest["clips"][3]["files"]
+    del manifest["clips"][3]["clip_json"]
     (tiny_copy / "manifest.json").write_bytes(canonical_json(manifest))
     problems = verify(tiny_copy).problems
-    assert any("schema_version is 99; this emoctl reads version 1" in p for p in problems)
-    assert any("clips[3] lacks ['files']" in p for p in problems)
+    assert any("schema_version is 99; this emoctl reads version 2" in p for p in problems)
+    assert any("clips[3] lacks ['clip_json']" in p for p in problems)
     assert "missing" in verify(tmp_path).problems[0]
+
+
+def test_a_version_1_manifest_is_one_clear_problem(tiny_copy):
+    """Version 1 listed every file's checksum in the manifest; it is named as such, not as a flood of
+    missing fields."""
+    manifest = read_manifest(tiny_copy)
+    manifest["schema_version"] = 1
+    for clip in manifest["clips"]:
+        clip["files"] = {"clip.json": clip.pop("clip_json")}
+    (tiny_copy / "manifest.json").write_bytes(canonical_json(manifest))
+    assert verify(tiny_copy).problems == [
+        "manifest.json: schema_version is 1, an older layout of this format (its manifest lists every file's "
+        "checksum); this emoctl reads version 2: rebuild the dataset into a new folder with this emoctl"
+    ]
+    with pytest.raises(DataError, match="schema_version is 1, an older layout"):
+        load_manifest(tiny_copy)
 
 
 def test_cli_verify_exits_non_zero_with_the_report(tiny_copy, capsys):

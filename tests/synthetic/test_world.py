@@ -62,7 +62,7 @@ def test_build_is_deterministic_and_resumable(tiny, tmp_path):
     build_synthetic_dataset(again, identities=2, anchors=1, frames=4, image_size=64, views=2, subdivide=0,
                             progress=False, seed=3)
     first, second = load_manifest(root), load_manifest(again)
-    assert [c["files"] for c in first["clips"]] == [c["files"] for c in second["clips"]]  # same bytes
+    assert [c["clip_json"] for c in first["clips"]] == [c["clip_json"] for c in second["clips"]]  # same bytes
     # resuming a complete build writes nothing
     summary = build_synthetic_dataset(again, identities=2, anchors=1, frames=4, image_size=64, views=2, subdivide=0,
                                       progress=False, seed=3)

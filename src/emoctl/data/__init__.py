@@ -2,7 +2,8 @@
 
 - the format: ``docs/dataset-format.md``; :class:`DatasetConfig` (appearance / geometry presets)
 - building it: :func:`build_dataset` with a :class:`Reenactor` and a :class:`Tracker`
-  (:class:`PassThroughTracker` included), resumable and sharded; :func:`merge_shards`
+  (:class:`PassThroughTracker` included), resumable and sharded (:func:`parse_shard`: ``"i/n"`` or
+  ``"auto"`` from a Slurm array or torchrun); :func:`merge_shards`
 - checking it: :func:`verify` -> :class:`VerifyReport`
 - reading it: :class:`SyncedEmotionDataset` (training pairs), :func:`assign_splits`
 
@@ -17,7 +18,8 @@ from emoctl.data.dataset import MODES, SyncedEmotionDataset
 from emoctl.data.flame_params import FLAME_FRAME_KEYS, FLAME_IDENTITY_KEYS, FlameSequence, validate_flame_sequence
 from emoctl.data.layout import SCHEMA_VERSION, curve_clip_names
 from emoctl.data.manifest import load_manifest
-from emoctl.data.merge import merge_shards
+from emoctl.data.merge import merge_if_complete, merge_shards
+from emoctl.data.sharding import parse_shard, shard_from_environment
 from emoctl.data.splits import SPLITS, SplitAssignment, assign_splits
 from emoctl.data.tracking import PassThroughTracker, stable_seed
 from emoctl.data.types import AnchorClip, AnchorCurve, Identity, ReenactedClip, Reenactor, Tracker
@@ -47,9 +49,12 @@ __all__ = [
     "build_dataset",
     "curve_clip_names",
     "load_manifest",
+    "merge_if_complete",
     "merge_shards",
     "opencv_to_opengl",
     "opengl_to_opencv",
+    "parse_shard",
+    "shard_from_environment",
     "stable_seed",
     "validate_flame_sequence",
 ]

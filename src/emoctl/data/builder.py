@@ -38,6 +38,7 @@ from emoctl.data.layout import (
 )
 from emoctl.data.merge import merge_shards
 from emoctl.data.records import clip_entry, generator_record, header_differences, header_record
+from emoctl.data.sharding import shard_pair
 from emoctl.data.types import AnchorClip, Identity, ReenactedClip, Reenactor, Tracker, as_timestamps, check_safe_id
 from emoctl.data.writers import frames_as_numpy, remove_leftovers, write_anchor, write_clip, write_identity
 from emoctl.emotions import EMOTIONS, Vocabulary
@@ -91,7 +92,7 @@ def build_dataset(
     vocabulary = Vocabulary.from_spec(emotions)
     for name in vocabulary.names:
         check_safe_id(name, "emotion name")
-    index, count = _check_shard(shard)
+    index, count = shard_pair(shard)
     _check_protocols(reenactor, tracker)
     curves = curve_clip_names(config.curve_clips)
     anchor_list, source_fps = _prepare_anchors(anchors, vocabulary, config)
@@ -141,7 +142,7 @@ def build_dataset(
                     final_dir, key, ident, anchor, emotion, vocabulary, reenactor, tracker, config
                 )
                 entry = clip_entry(record, record_bytes)
-                bytes_written += sum(f["bytes"] for f in entry["files"].values())
+                bytes_written += entry["bytes"]
                 written += 1
             clip_entries.append(entry)
             bar.update(1)
@@ -172,17 +173,6 @@ def build_dataset(
         shard_path=own_shard,
         manifest_path=manifest_path,
     )
-
-
-def _check_shard(shard: Any) -> tuple[int, int]:
-    ok = (
-        isinstance(shard, (tuple, list))
-        and len(shard) == 2
-        and all(isinstance(s, int) and not isinstance(s, bool) for s in shard)
-    )
-    if not ok or shard[1] < 1 or not 0 <= shard[0] < shard[1]:
-        raise DataError(f"shard must be (i, n) with n >= 1 and 0 <= i < n, got {shard!r}")
-    return int(shard[0]), int(shard[1])
 
 
 def _check_protocols(reenactor: Any, tracker: Any) -> None:

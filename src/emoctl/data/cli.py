@@ -77,8 +77,8 @@ def dataset_info(root: str) -> dict:
         "clips": len(clips),
         "frames_per_clip": {str(k): v for k, v in sorted(frames.items())},
         "total_frames": sum(c["num_frames"] * c["num_views"] for c in clips),
-        "bytes": sum(f["bytes"] for group in ("identities", "anchors", "clips")
-                     for e in manifest[group] for f in e["files"].values()),
+        "bytes": sum(f["bytes"] for group in ("identities", "anchors") for e in manifest[group] for f in e["files"].values())
+        + sum(c["bytes"] for c in clips),
     }
 
 

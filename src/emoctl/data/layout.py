@@ -17,8 +17,9 @@ See ``docs/dataset-format.md`` for the contents of each file.
 
 from __future__ import annotations
 
-#: Version of the on-disk format; readers refuse other versions.
-SCHEMA_VERSION = 1
+#: Version of the on-disk format; readers refuse other versions. 2: the manifest lists one checksum per
+#: clip (of its ``clip.json``, which holds the per-file checksums) instead of every file's.
+SCHEMA_VERSION = 2
 FORMAT_NAME = "emoctl-synced-emotion-dataset"
 
 MANIFEST = "manifest.json"

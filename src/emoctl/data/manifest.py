@@ -51,7 +51,16 @@ _DIGEST: _Check = (lambda v: isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}"
 _FRAME_FORMAT: _Check = (lambda v: isinstance(v, str) and v in FRAME_FORMATS, f"one of {list(FRAME_FORMATS)}")
 _ANY: _Check = (lambda v: True, "any JSON value")
 
-#: Every section's fields (besides ``files``, checked by :func:`_file_table_problem`) and their checks.
+
+def _is_file_record(value: Any) -> bool:
+    return isinstance(value, dict) and _DIGEST[0](value.get("sha256")) and _int_from(0)[0](value.get("bytes"))
+
+
+_FILE_RECORD: _Check = (_is_file_record, '{"sha256": <sha256 hex digest>, "bytes": <int >= 0>}')
+
+#: Every section's fields (besides the ``files`` tables of identities and anchors, checked by
+#: :func:`file_table_problem`) and their checks. A clip lists no files: its ``clip.json`` holds their
+#: checksums, and the manifest that file's checksum (``clip_json``), the clip's file count and bytes.
 _SECTIONS: dict[str, tuple[str, dict[str, _Check]]] = {
     "identities": ("id", {
         "id": _ID, "dir": _TEXT, "reference_emotion": _OPTIONAL_TEXT, "height": _COUNT, "width": _COUNT,
@@ -64,8 +73,15 @@ _SECTIONS: dict[str, tuple[str, dict[str, _Check]]] = {
         "key": _TEXT, "identity": _ID, "anchor": _ID, "emotion": _ID, "emotion_id": _int_from(-1),
         "num_frames": _COUNT, "num_views": _COUNT, "height": _COUNT, "width": _COUNT, "fps": _RATE,
         "frame_format": _FRAME_FORMAT, "has_ground_truth": _BOOL, "timestamps_sha256": _DIGEST, "dir": _TEXT,
+        "clip_json": _FILE_RECORD, "num_files": _COUNT, "bytes": _int_from(0),
     }),
 }
+
+#: Versions of this format that this emoctl recognises but no longer reads, and what changed since.
+_OLDER_VERSIONS = {1: "an older layout of this format (its manifest lists every file's checksum)"}
+
+#: The sections whose entries carry a ``files`` table (name -> ``{"sha256", "bytes"}``).
+_FILE_TABLE_SECTIONS = ("identities", "anchors")
 
 
 def manifest_problems(manifest: Any, name: str = MANIFEST) -> list[str]:
@@ -102,6 +118,10 @@ def field_problems(manifest: Any, name: str = MANIFEST) -> list[str]:
     (fields present, of the right type and range; ids listed once)."""
     if not isinstance(manifest, dict):
         return [f"{name}: expected a JSON object, got {type(manifest).__name__}"]
+    version = manifest.get("schema_version")
+    if manifest.get("format") == FORMAT_NAME and version in _OLDER_VERSIONS:
+        return [f"{name}: schema_version is {version}, {_OLDER_VERSIONS[version]}; this emoctl reads version "
+                f"{SCHEMA_VERSION}: rebuild the dataset into a new folder with this emoctl"]
     problems = _header_problems(manifest, name)
     for section, (key, checks) in _SECTIONS.items():
         _section_problems(manifest.get(section), section, key, checks, name, problems)
@@ -154,14 +174,15 @@ def _section_problems(
         problems.append(f"{name}: {section} is missing or not a list")
         return
     seen: set[str] = set()
+    required = (*checks, "files") if section in _FILE_TABLE_SECTIONS else tuple(checks)
     for n, entry in enumerate(entries):
-        lacking = [f for f in (*checks, "files") if not isinstance(entry, dict) or f not in entry]
+        lacking = [f for f in required if not isinstance(entry, dict) or f not in entry]
         if lacking:
             problems.append(f"{name}: {section}[{n}] lacks {lacking}")
             continue
         where = f"{name}: {section}[{n}]" + (f" ({entry[key]})" if isinstance(entry[key], str) else "")
         wrong = [f"{f} is {entry[f]!r}, expected {what}" for f, (ok, what) in checks.items() if not ok(entry[f])]
-        files = _file_table_problem(entry["files"])
+        files = file_table_problem(entry["files"]) if section in _FILE_TABLE_SECTIONS else None
         if wrong or files:
             problems.append(f"{where}: {'; '.join(wrong + ([files] if files else []))}")
             continue
@@ -170,21 +191,19 @@ def _section_problems(
         seen.add(entry[key])
 
 
-def _file_table_problem(files: Any) -> str | None:
-    """What is wrong with a ``files`` table (relative name -> ``{"sha256", "bytes"}``), or None."""
+def file_table_problem(files: Any) -> str | None:
+    """What is wrong with a ``files`` table (relative name -> ``{"sha256", "bytes"}``) of a manifest entry
+    or a ``clip.json``, or None."""
     if not isinstance(files, dict):
         return f"files is {type(files).__name__}, expected an object of file name -> {{sha256, bytes}}"
     for file_name, record in files.items():
         parts = file_name.split("/")
         if "\\" in file_name or any(p in ("", ".", "..") for p in parts):
             return f"files lists {file_name!r}, not a relative path inside the directory"
-        if not (
-            isinstance(record, dict)
-            and _DIGEST[0](record.get("sha256"))
-            and _int_from(0)[0](record.get("bytes"))
-        ):
-            return f"files[{file_name!r}] is {record!r}, expected {{\"sha256\": <sha256 hex digest>, \"bytes\": <int >= 0>}}"
+        if not _is_file_record(record):
+            return f"files[{file_name!r}] is {record!r}, expected {_FILE_RECORD[1]}"
     return None
+
 
 
 def _clip_problems(

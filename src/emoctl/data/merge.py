@@ -120,7 +120,8 @@ def _union(shards: list[dict[str, Any]], field: str, key: str, count: int) -> di
         for entry in shard.get(field, []):
             name = entry[key]
             if name in out and out[name] != entry:
-                what = "checksums" if out[name].get("files") != entry.get("files") else "records"
+                sealed = ("files", "clip_json", "num_files", "bytes")
+                what = "checksums" if any(out[name].get(f) != entry.get(f) for f in sealed) else "records"
                 raise DataError(
                     f"cannot merge: {_SINGULAR[field]} {name!r} is claimed by {shard_file(owner[name], count)} and "
                     f"{shard_file(i, count)} with different {what}"
@@ -128,3 +129,13 @@ def _union(shards: list[dict[str, Any]], field: str, key: str, count: int) -> di
             out.setdefault(name, entry)
             owner.setdefault(name, i)
     return out
+
+
+def merge_if_complete(out_dir: str | Path, num_shards: int) -> Path | None:
+    """Merge ``out_dir``'s shards when every shard file of ``num_shards`` is there (the last shard process
+    of a build to finish calls this and writes the manifest; shard processes that finish together write
+    the same bytes, atomically); None while some shard is missing."""
+    root = Path(out_dir)
+    if all((root / shard_file(i, num_shards)).is_file() for i in range(num_shards)):
+        return merge_shards(root, num_shards=num_shards)
+    return None

@@ -12,7 +12,7 @@ import torch
 from emoctl._version import __version__
 from emoctl.data.config import DatasetConfig
 from emoctl.data.io import sha256_bytes
-from emoctl.data.layout import CLIP_JSON, FORMAT_NAME, SCHEMA_VERSION, clip_dir
+from emoctl.data.layout import FORMAT_NAME, SCHEMA_VERSION, clip_dir
 from emoctl.data.types import Reenactor, Tracker, check_json_able
 from emoctl.emotions import Vocabulary
 from emoctl.errors import DataError
@@ -55,11 +55,12 @@ def header_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
 
 
 def clip_entry(clip_json: dict[str, Any], clip_json_bytes: bytes) -> dict[str, Any]:
-    """The manifest entry of a clip, derived from its ``clip.json`` (whose own checksum is added)."""
+    """The manifest entry of a clip, derived from its ``clip.json``: the record's fields, the checksum of
+    ``clip.json`` itself (``clip_json``), and the number and total bytes of the clip's files
+    (``clip.json`` included). The per-file checksums stay in ``clip.json``."""
     try:
         directory = clip_dir(clip_json["identity"], clip_json["anchor"], clip_json["emotion"])
-        files = dict(clip_json["files"])
-        files[CLIP_JSON] = {"sha256": sha256_bytes(clip_json_bytes), "bytes": len(clip_json_bytes)}
+        files = clip_json["files"]
         return {
             "key": clip_json["key"],
             "identity": clip_json["identity"],
@@ -75,8 +76,10 @@ def clip_entry(clip_json: dict[str, Any], clip_json_bytes: bytes) -> dict[str, A
             "has_ground_truth": clip_json["has_ground_truth"],
             "timestamps_sha256": timestamps_digest(clip_json["timestamps"]),
             "dir": directory,
-            "files": dict(sorted(files.items())),
+            "clip_json": {"sha256": sha256_bytes(clip_json_bytes), "bytes": len(clip_json_bytes)},
+            "num_files": len(files) + 1,
+            "bytes": sum(int(f["bytes"]) for f in files.values()) + len(clip_json_bytes),
         }
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise DataError(f"clip.json {clip_json.get('key', '?') if isinstance(clip_json, dict) else '?'} "
                         f"is missing a field or has a malformed one ({type(exc).__name__}: {exc})") from None

@@ -1,7 +1,8 @@
 """``verify``: check a built dataset against its manifest and report every problem by file and clip.
 
 Checks: the manifest's structure; every listed file present with its recorded byte count and
-sha256; identity, anchor and clip records consistent with the manifest; FLAME tensors with the
+sha256 (identity and anchor files as the manifest lists them; each clip's ``clip.json`` as the
+manifest lists it, and the clip's other files as that ``clip.json`` lists them); identity, anchor and clip records consistent with the manifest; FLAME tensors with the
 right shapes and finite values; frames readable with the right count and size; cameras readable;
 synchronisation (every emotion of an (identity, anchor) present, with the anchor's frame count and
 identical timestamps); emotion curves of curve clips (``[T, K]``, finite, non-negative, rows summing
@@ -36,7 +37,7 @@ from emoctl.data.layout import (
     anchor_emotion_file,
     curve_clip_names,
 )
-from emoctl.data.manifest import manifest_problems
+from emoctl.data.manifest import file_table_problem, manifest_problems
 from emoctl.data.reader import (
     anchor_emotion_curve,
     anchor_flame,
@@ -104,7 +105,7 @@ def verify(root: str | Path, *, check_frames: bool = True, progress: bool = Fals
     if problems:
         return report
 
-    bad_files = _check_files(root, manifest, report)
+    bad_files, clip_files = _check_files(root, manifest, report)
     emotions = list(manifest["emotions"])
     curves = _Curves(curve_clip_names(DatasetConfig.from_json(manifest["config"]).curve_clips), len(emotions))
     for entry in manifest["identities"]:
@@ -117,11 +118,11 @@ def verify(root: str | Path, *, check_frames: bool = True, progress: bool = Fals
 
     timestamps: dict[str, list[float]] = {}
     for clip in tqdm(manifest["clips"], disable=not progress, unit="clip", desc="verify"):
-        _guard(problems, f"clip {clip['key']}", _check_clip, root, clip, bad_files, check_frames, timestamps, problems,
-               curves)
+        _guard(problems, f"clip {clip['key']}", _check_clip, root, clip, clip_files[clip["key"]], bad_files, check_frames,
+               timestamps, problems, curves)
     _check_sync(manifest, anchors, emotions + list(curves.names), timestamps, problems)
     curves.check_against_anchors(problems)
-    _check_unlisted(root, manifest, problems)
+    _check_unlisted(root, manifest, clip_files, problems)
     report.counts = {
         "identities": len(manifest["identities"]),
         "anchors": len(manifest["anchors"]),
@@ -163,44 +164,86 @@ def _guard(problems: list[str], who: str, check: Callable[..., Any], *args: Any,
     return None
 
 
-def _owners(manifest: dict[str, Any]):
-    for entry in manifest["identities"]:
-        yield f"identity {entry['id']}", entry
-    for entry in manifest["anchors"]:
-        yield f"anchor {entry['id']}", entry
-    for entry in manifest["clips"]:
-        yield f"clip {entry['key']}", entry
+def _check_files(
+    root: Path, manifest: dict[str, Any], report: VerifyReport
+) -> tuple[set[str], dict[str, dict[str, Any] | None]]:
+    """Report missing files, size and checksum mismatches; return the paths that are missing or wrong, and
+    each clip's file table (name -> ``{"sha256", "bytes"}``, ``clip.json`` included, as its ``clip.json``
+    lists them; None when it cannot be read).
 
-
-def _check_files(root: Path, manifest: dict[str, Any], report: VerifyReport) -> set[str]:
-    """Report missing files, size and checksum mismatches; return the paths that are missing or wrong."""
+    Identity and anchor files are checked against the manifest; a clip's ``clip.json`` against the
+    manifest's ``clip_json``, and the clip's other files against the table in its ``clip.json``."""
     bad: set[str] = set()
     n = 0
-    for who, entry in _owners(manifest):
-        for name, record in entry["files"].items():
+    for section, who_of in (("identities", "identity"), ("anchors", "anchor")):
+        for entry in manifest[section]:
+            for name, record in entry["files"].items():
+                n += 1
+                rel = f"{entry['dir']}/{name}"
+                problem = _file_problem(root / rel, rel, record, "manifest")
+                if problem:
+                    report.problems.append(f"{who_of} {entry['id']}: {problem}")
+                    bad.add(rel)
+    tables: dict[str, dict[str, Any] | None] = {}
+    for clip in manifest["clips"]:
+        tables[clip["key"]] = table = _clip_file_table(root, clip, bad, report.problems)
+        for name, record in (table or {}).items():
             n += 1
-            rel = f"{entry['dir']}/{name}"
-            problem = _file_problem(root / rel, rel, record)
+            rel = f"{clip['dir']}/{name}"
+            problem = None if name == CLIP_JSON else _file_problem(root / rel, rel, record, CLIP_JSON)
             if problem:
-                report.problems.append(f"{who}: {problem}")
+                report.problems.append(f"clip {clip['key']}: {problem}")
                 bad.add(rel)
     report.counts["files"] = n
-    return bad
+    return bad, tables
 
 
-def _file_problem(path: Path, rel: str, record: dict[str, Any]) -> str | None:
-    """What is wrong with one listed file (``record``: its manifest ``{"sha256", "bytes"}``), or None."""
+def _clip_file_table(root: Path, clip: dict[str, Any], bad: set[str], problems: list[str]) -> dict[str, Any] | None:
+    """The clip's files as its ``clip.json`` lists them, plus ``clip.json`` itself (checked here against
+    the manifest); None when ``clip.json`` is missing or unreadable (reported: the clip's files cannot be
+    checked then). A ``clip.json`` that does not match the manifest's checksum is reported, and its table
+    still used when it is readable (it may be what was damaged); one that agrees must list as many files
+    and bytes as the manifest says."""
+    who, rel = f"clip {clip['key']}", f"{clip['dir']}/{CLIP_JSON}"
+    sealed = clip["clip_json"]
+    problem = _file_problem(root / rel, rel, sealed, "manifest")
+    if problem:
+        problems.append(f"{who}: {problem}")
+        bad.add(rel)
+    if not (root / rel).is_file():
+        return None
+    record = _guard(problems, who, clip_record, root, clip)
+    if record is None:
+        bad.add(rel)  # reported; the record's other checks are skipped
+        return None
+    files = record.get("files")
+    malformed = file_table_problem(files)
+    if malformed:
+        problems.append(f"{who}: {rel}: {malformed}")
+        bad.add(rel)
+        return None
+    table = {name: r for name, r in files.items() if name != CLIP_JSON}
+    if rel not in bad:
+        count, size = len(table) + 1, sum(r["bytes"] for r in table.values()) + sealed["bytes"]
+        if (count, size) != (clip["num_files"], clip["bytes"]):
+            problems.append(f"{who}: {rel} lists {count} files of {size} bytes, the manifest says "
+                            f"{clip['num_files']} files of {clip['bytes']} bytes")
+    return {**table, CLIP_JSON: sealed}
+
+
+def _file_problem(path: Path, rel: str, record: dict[str, Any], source: str) -> str | None:
+    """What is wrong with one listed file (``record``: its ``{"sha256", "bytes"}`` in ``source``), or None."""
     if not path.is_file():
         return f"missing file {rel}"
     try:
         size = path.stat().st_size
         if size != record["bytes"]:
-            return f"size mismatch in {rel} (manifest {record['bytes']} bytes, file {size} bytes)"
+            return f"size mismatch in {rel} ({source} {record['bytes']} bytes, file {size} bytes)"
         actual = sha256_file(path)
     except OSError as exc:
         return f"cannot read {rel} ({exc.strerror or exc})"
     if actual != record["sha256"]:
-        return f"checksum mismatch in {rel} (manifest sha256 {record['sha256'][:12]}..., file {actual[:12]}...)"
+        return f"checksum mismatch in {rel} ({source} sha256 {record['sha256'][:12]}..., file {actual[:12]}...)"
     return None
 
 
@@ -260,6 +303,7 @@ def _check_anchor(root: Path, entry: dict[str, Any], emotions: list[str], bad: s
 def _check_clip(
     root: Path,
     clip: dict[str, Any],
+    files: dict[str, Any] | None,
     bad: set[str],
     check_frames: bool,
     timestamps: dict[str, list[float]],
@@ -271,8 +315,6 @@ def _check_clip(
         record = _guard(problems, who, clip_record, root, clip)
         if record is not None:
             differing = _differing(record, {f: clip[f] for f in _CLIP_FIELDS_IN_RECORD})
-            if record.get("files") != {name: r for name, r in clip["files"].items() if name != CLIP_JSON}:
-                differing.append("files")
             if differing:
                 problems.append(f"{who}: {d}/{CLIP_JSON} disagrees with the manifest on {differing}")
             stamps = _guard(problems, who, clip_timestamps, root, clip, record)
@@ -297,7 +339,7 @@ def _check_clip(
             rel = f"{d}/{name}"
             if rel in bad:
                 continue
-            if name not in clip["files"]:
+            if files is not None and name not in files:
                 problems.append(f"{who}: frame file {rel} is not listed")
                 continue
             _guard(problems, who, read_frame_file, root, clip, name)
@@ -347,9 +389,11 @@ def _first_difference(timestamps: dict[str, list[float]], clips: dict[str, dict[
     return ""
 
 
-def _check_unlisted(root: Path, manifest: dict[str, Any], problems: list[str]) -> None:
+def _check_unlisted(root: Path, manifest: dict[str, Any], clip_files: dict[str, dict[str, Any] | None],
+                    problems: list[str]) -> None:
     clip_dirs = {c["dir"] for c in manifest["clips"]}
-    listed_files = {f"{c['dir']}/{name}" for c in manifest["clips"] for name in c["files"]}
+    unknown = {c["dir"] for c in manifest["clips"] if clip_files[c["key"]] is None}  # no readable clip.json
+    listed_files = {f"{c['dir']}/{name}" for c in manifest["clips"] for name in clip_files[c["key"]] or ()}
     for top, listed in (
         (IDENTITIES_DIR, {e["dir"] for e in manifest["identities"]}),
         (ANCHORS_DIR, {e["dir"] for e in manifest["anchors"]}),
@@ -368,5 +412,6 @@ def _check_unlisted(root: Path, manifest: dict[str, Any], problems: list[str]) -
             problems.append(f"leftover temporary {rel} from an interrupted build (run the build again to finish it)")
         elif len(parts) == 4 and path.is_dir() and rel not in clip_dirs:
             problems.append(f"unlisted clip directory {rel} (not in the manifest)")
-        elif len(parts) > 4 and "/".join(parts[:4]) in clip_dirs and path.is_file() and rel not in listed_files:
+        elif (len(parts) > 4 and "/".join(parts[:4]) in clip_dirs - unknown and path.is_file()
+              and rel not in listed_files):
             problems.append(f"unlisted file {rel} in clip {'/'.join(parts[1:4])}")

@@ -7,7 +7,8 @@ emotion with identical timing (:func:`make_anchor`), many identities with proced
 reference image each (:class:`IdentitySampler`), and a reenactor that renders ground truth through
 :func:`emoctl.render.rasterize` (:class:`SyntheticReenactor`, an :class:`emoctl.data.Reenactor`).
 
-    from emoctl.synthetic import build_synthetic_dataset
+    from emoctl.synthetic import build_recipe, build_synthetic_dataset
+    build_recipe("benchmark", "data/bench")        # train/val/test of both configurations (recipes.py)
     build_synthetic_dataset("data/demo", identities=64, anchors=2, frames=16, image_size=128, views=3)
 
 See ``docs/synthetic-world.md``. Importing this package builds nothing: the head is built (and
@@ -24,6 +25,8 @@ from emoctl.synthetic.head import synthetic_head
 from emoctl.synthetic.head_model import EXPRESSION_REGIONS, LANDMARK_NAMES, REGION_NAMES, SEMANTIC_EXPRESSIONS, SHAPE_COMPONENTS
 from emoctl.synthetic.head_model import SyntheticFLAME, make_synthetic_flame
 from emoctl.synthetic.identities import IdentitySampler, make_identity, sample_betas, sample_traits
+from emoctl.synthetic.recipe_build import build_recipe
+from emoctl.synthetic.recipes import RECIPES, KindRecipe, Recipe, SplitSizes, recipe
 from emoctl.synthetic.reenactor import SyntheticReenactor
 from emoctl.synthetic.speech import VISEMES, Articulation, generate_speech, still_articulation
 from emoctl.synthetic.traits import IdentityTraits
@@ -52,14 +55,19 @@ __all__ = [
     "GeometrySequences",
     "IdentitySampler",
     "IdentityTraits",
+    "KindRecipe",
+    "RECIPES",
+    "Recipe",
     "RenderSettings",
     "SpeakerStyle",
+    "SplitSizes",
     "SyntheticReenactor",
     "SyntheticFLAME",
     "SyntheticWorld",
     "Transition",
     "anchor_frames_for",
     "anchor_intensities",
+    "build_recipe",
     "build_synthetic_dataset",
     "camera_rig",
     "cue_fields",
@@ -71,6 +79,7 @@ __all__ = [
     "make_anchors",
     "make_identity",
     "make_synthetic_flame",
+    "recipe",
     "sample_betas",
     "sample_curve",
     "sample_traits",

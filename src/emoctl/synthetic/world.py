@@ -44,6 +44,12 @@ def _positive_int(value: object, name: str) -> int:
     return int(value)
 
 
+def _start(value: object, name: str = "start") -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise DataError(f"{name} must be a non-negative int, got {value!r}")
+    return int(value)
+
+
 class SyntheticWorld(SharedHeadParts):
     """One synthetic world: ``SyntheticWorld(seed, head_seed=0, subdivide=1, baked_fraction=0.3)``.
 
@@ -75,17 +81,19 @@ class SyntheticWorld(SharedHeadParts):
     def identities(self, n: int, *, image_size: int | tuple[int, int] = 256, start: int = 0) -> list[Identity]:
         """Identities ``start .. start + n - 1`` (ids ``id-00000`` ...), reference images rendered."""
         sampler = self.identity_sampler(image_size)
-        return [sampler.sample(identity_id(i), identity_seed(self.seed, i)) for i in range(start, start + _positive_int(n, "n"))]
+        return [sampler.sample(identity_id(i), identity_seed(self.seed, i))
+                for i in range(_start(start), start + _positive_int(n, "n"))]
 
     def anchors(self, n: int, *, duration_s: float | None = None, num_frames: int | None = None, fps: float = ANCHOR_FPS,
-                views: int = 3, image_size: int | tuple[int, int] = 512, curves: int = 0) -> list[AnchorClip]:
-        """Anchors ``anchor-000`` ... with every emotion and ``curves`` emotion curves, ``views`` cameras
-        (frontal and +-30 degrees)."""
+                views: int = 3, image_size: int | tuple[int, int] = 512, curves: int = 0,
+                start: int = 0) -> list[AnchorClip]:
+        """Anchors ``start .. start + n - 1`` (ids ``anchor-000`` ...) with every emotion and ``curves``
+        emotion curves, ``views`` cameras (frontal and +-30 degrees)."""
         rig = default_rig(views, image_size)
         return [
             make_anchor(anchor_id(j), anchor_seed(self.seed, j), duration_s, num_frames, fps, rig, emotion_model=self.emotion_model,
                         curves=curves)
-            for j in range(_positive_int(n, "n"))
+            for j in range(_start(start), start + _positive_int(n, "n"))
         ]
 
     def reenactor(self, image_size: int | tuple[int, int] = 256, chunk_frames: int = 8) -> SyntheticReenactor:
@@ -136,6 +144,9 @@ def build_synthetic_dataset(
     baked_fraction: float = 0.3,
     chunk_frames: int = 8,
     curve_clips: int | None = None,
+    identity_start: int = 0,
+    anchor_start: int = 0,
+    world: SyntheticWorld | None = None,
 ) -> BuildSummary:
     """Build a synthetic emotion-synchronised dataset with :func:`emoctl.data.build_dataset`.
 
@@ -143,26 +154,35 @@ def build_synthetic_dataset(
     anchors are made just long enough) in ``views`` views at ``image_size``; ``config`` is a
     :class:`~emoctl.data.DatasetConfig` or ``"appearance"`` / ``"geometry"`` (``frames`` and
     ``image_size`` override its ``max_frames`` and ``image_size``; ``frames=None`` keeps the config's
-    ``max_frames``, or makes 16-frame anchors when that is None). The tracker is a
+    ``max_frames``, or makes 16-frame anchors when that is None). The identities are the world's
+    ``identity_start ..`` and the anchors its ``anchor_start ..`` (disjoint ranges give disjoint
+    splits, as the recipes of :mod:`emoctl.synthetic.recipes` do). The tracker is a
     :class:`~emoctl.data.PassThroughTracker` (ground truth plus ``tracker_noise``). ``shard=(i, n)``
     builds part ``i`` of ``n``; every shard process regenerates the same world from ``seed``.
     ``curve_clips`` (overrides the config's): clips per (identity, anchor) whose emotion changes over
     the clip, from the anchors' emotion curves.
+    ``world``: a :class:`SyntheticWorld` to reuse between builds (its seed, head and settings then
+    replace ``seed``, ``head_seed``, ``subdivide`` and ``baked_fraction``).
     """
     cfg = _config(config, frames, image_size, curve_clips)
     _positive_int(identities, "identities")
     _positive_int(anchors, "anchors")
     _positive_int(views, "views")
-    world = SyntheticWorld(seed, head_seed=head_seed, subdivide=subdivide, baked_fraction=baked_fraction)
+    _start(identity_start, "identity_start")
+    _start(anchor_start, "anchor_start")
+    if world is None:
+        world = SyntheticWorld(seed, head_seed=head_seed, subdivide=subdivide, baked_fraction=baked_fraction)
+    elif not isinstance(world, SyntheticWorld):
+        raise DataError(f"world must be a SyntheticWorld, got {type(world).__name__}")
     clip_frames = cfg.max_frames if cfg.max_frames is not None else 16
     anchor_list = world.anchors(anchors, num_frames=anchor_frames_for(clip_frames, cfg.fps), views=views,
-                                image_size=cfg.image_size, curves=cfg.curve_clips)
-    identity_list = world.identities(identities, image_size=cfg.image_size)
+                                image_size=cfg.image_size, curves=cfg.curve_clips, start=anchor_start)
+    identity_list = world.identities(identities, image_size=cfg.image_size, start=identity_start)
     return build_dataset(
         anchor_list,
         identity_list,
         world.reenactor(cfg.image_size, chunk_frames=chunk_frames),
-        PassThroughTracker(noise_std=tracker_noise, seed=seed),
+        PassThroughTracker(noise_std=tracker_noise, seed=world.seed),
         out_dir,
         shard,
         config=cfg,
