@@ -16,6 +16,8 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import torch
 from torch import nn
 
+from emoctl.errors import NoMatchingAdapterError
+
 
 @runtime_checkable
 class EmotionInjector(Protocol):
@@ -84,7 +86,7 @@ class Adapter(ABC):
     def __init__(self, model: nn.Module):
         missing = self.missing_features(model)
         if missing:
-            raise TypeError(f"adapter {self.name!r} does not fit {type(model).__name__}: missing {'; '.join(missing)}")
+            raise NoMatchingAdapterError(f"adapter {self.name!r} does not fit {type(model).__name__}: missing {'; '.join(missing)}")
         self.model = model
 
     @classmethod

@@ -27,7 +27,7 @@ from torch import nn
 
 from emoctl.adapters.base import Adapter, EmotionInjector, HookHandle, rollback_on_error
 from emoctl.adapters.joint_attention import GatedEmotionJointAttention
-from emoctl.errors import ShapeError
+from emoctl.errors import NoMatchingAdapterError, ShapeError
 
 _MISSING = object()
 FLAME_ENTRY_POINTS = ("forward", "infer_single_view")
@@ -171,7 +171,7 @@ class LAMAdapter(Adapter):
                 attn = block.attn
                 original = getattr(attn, "processor", None)
                 if original is None:
-                    raise TypeError(f"gated mode needs model.transformer.layers[{i}].attn.processor (diffusers' Attention)")
+                    raise NoMatchingAdapterError(f"gated mode needs model.transformer.layers[{i}].attn.processor (diffusers' Attention)")
                 wrapper = GatedEmotionJointAttention(original, i, injector, context_tokens)
                 _set_processor(attn, wrapper)
                 handles.append(HookHandle(functools.partial(_restore_processor, attn, wrapper, original),

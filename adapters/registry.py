@@ -8,7 +8,7 @@ from importlib import metadata
 from typing import Any
 
 from emoctl.adapters.base import Adapter
-from emoctl.errors import NoMatchingAdapterError
+from emoctl.errors import ArgumentTypeError, ConfigError, NoMatchingAdapterError
 
 ENTRY_POINT_GROUP = "emoctl.adapters"
 
@@ -19,12 +19,12 @@ _entry_points_loaded = False
 def register_adapter(cls: type[Adapter], *, replace: bool = False) -> type[Adapter]:
     """Register an :class:`Adapter` subclass under ``cls.name`` (usable as a class decorator)."""
     if not (isinstance(cls, type) and issubclass(cls, Adapter)):
-        raise TypeError(f"register_adapter takes an Adapter subclass, got {cls!r}")
+        raise ArgumentTypeError(f"register_adapter takes an Adapter subclass, got {cls!r}")
     name = getattr(cls, "name", None)
     if not isinstance(name, str) or not name:
-        raise TypeError(f"{cls.__name__} needs a non-empty string class attribute 'name'")
+        raise ArgumentTypeError(f"{cls.__name__} needs a non-empty string class attribute 'name'")
     if name in _REGISTRY and _REGISTRY[name] is not cls and not replace:
-        raise ValueError(f"an adapter named {name!r} is already registered ({_REGISTRY[name].__qualname__})")
+        raise ConfigError(f"an adapter named {name!r} is already registered ({_REGISTRY[name].__qualname__})")
     _REGISTRY[name] = cls
     return cls
 

@@ -28,7 +28,7 @@ from torch import nn
 
 from emoctl.adapters import Adapter, HookHandle, find_adapter, get_adapter
 from emoctl.emotions import EmotionLabel
-from emoctl.errors import AlreadyWrappedError, NotWrappedError
+from emoctl.errors import AlreadyWrappedError, ArgumentTypeError, ConfigError, NotWrappedError
 from emoctl.config import ModulatorConfig
 from emoctl.modulators import EmotionModulators
 
@@ -117,7 +117,7 @@ class EmotionController(EmotionModulators):
         one bound function can run in several pool threads at once (``pool.map``).
         """
         if not callable(fn):
-            raise TypeError(f"bind() takes a callable, got {type(fn).__name__}")
+            raise ArgumentTypeError(f"bind() takes a callable, got {type(fn).__name__}")
         context = copy_context()
 
         @functools.wraps(fn)
@@ -160,7 +160,7 @@ class EmotionController(EmotionModulators):
         if label is None:
             return flame_params
         if not isinstance(flame_params, Mapping):
-            raise TypeError(f"flame_params must be a dict of tensors, got {type(flame_params).__name__}")
+            raise ArgumentTypeError(f"flame_params must be a dict of tensors, got {type(flame_params).__name__}")
         return self.retarget(flame_params, label)
 
     def attention_gate(self, layer: int, like: torch.Tensor) -> torch.Tensor:
@@ -204,9 +204,9 @@ def wrap(model: nn.Module, emotions=7, *, adapter: str | None = None, appearance
     Wrap before ``torch.compile``.
     """
     if not isinstance(model, nn.Module):
-        raise TypeError(f"wrap() takes an nn.Module, got {type(model).__name__}")
+        raise ArgumentTypeError(f"wrap() takes an nn.Module, got {type(model).__name__}")
     if hasattr(model, "_orig_mod") and isinstance(getattr(model, "_orig_mod"), nn.Module):
-        raise TypeError(
+        raise ArgumentTypeError(
             "wrap() got a torch.compile'd module: wrap the original module first, then compile it "
             "(emoctl.wrap(model); model = torch.compile(model))"
         )
@@ -216,7 +216,7 @@ def wrap(model: nn.Module, emotions=7, *, adapter: str | None = None, appearance
         )
     adapter_cls = get_adapter(adapter) if adapter is not None else find_adapter(model)
     if appearance_mode not in adapter_cls.appearance_modes:
-        raise ValueError(
+        raise ConfigError(
             f"adapter {adapter_cls.name!r} supports appearance modes {list(adapter_cls.appearance_modes)}, "
             f"not {appearance_mode!r}"
         )

@@ -20,9 +20,9 @@ from torch import nn
 
 from emoctl import hub
 from emoctl.appearance import AppearanceModulator
-from emoctl.config import PARTS, ModulatorConfig, parse_parts
+from emoctl.config import ModulatorConfig, parse_parts
 from emoctl.emotions import EmotionEmbedding, EmotionLabel, parse_emotion
-from emoctl.errors import ShapeError
+from emoctl.errors import DeviceMismatchError, ShapeError, UnsupportedOperationError
 from emoctl.geometry import GeometryModulator, pack_expression_jaw, unpack_expression_jaw
 
 __all__ = ["EmotionModulators", "ModulatorConfig"]
@@ -74,7 +74,7 @@ class EmotionModulators(nn.Module):
     def appearance_tokens_for(self, label, batch_size: int) -> torch.Tensor:
         """Emotion tokens ``[B, k, token_dim]`` for the backbone's appearance stream."""
         if self.appearance is None:
-            raise RuntimeError("these modulators have no appearance path (token_dim=None)")
+            raise UnsupportedOperationError("these modulators have no appearance path (token_dim=None)")
         return self.appearance(self.emotion_vector(label, batch_size))
 
     def modulate_sequence(self, params: torch.Tensor, label, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -101,7 +101,7 @@ class EmotionModulators(nn.Module):
     def _check_device(self, like: torch.Tensor) -> None:
         device = self.embedding.table.device
         if like.device != device:
-            raise RuntimeError(
+            raise DeviceMismatchError(
                 f"the emotion modulators are on {device} but the input tensors are on {like.device}; "
                 f"move them with .to({str(like.device)!r})"
             )
@@ -122,8 +122,10 @@ class EmotionModulators(nn.Module):
     def save_pretrained(self, save_directory, *, model_card: str | None = None) -> None:
         """Write ``model.safetensors``, ``config.json`` and a ``README.md`` model card.
 
-        Only the added modules are saved. Files are staged and moved into place with
-        ``os.replace``, so an interrupted save leaves the previous checkpoint intact.
+        Only the added modules are saved. Files are staged and moved into place under a lock on
+        the folder, so an interrupted or failed save leaves the previous checkpoint intact and
+        concurrent saves into one folder leave one of them whole (see :mod:`emoctl.hub`).
+        Failures are a :class:`~emoctl.errors.CheckpointError` naming the folder.
         """
         hub.save_checkpoint(self, save_directory, model_card=model_card)
 
@@ -131,10 +133,12 @@ class EmotionModulators(nn.Module):
         """Load weights from a local folder or a Hub repo id (``revision`` = branch, tag or commit).
 
         Strict: the checkpoint's vocabulary and dimensions must match (the error names every
-        mismatch) and every tensor must be present. ``parts="geometry"`` loads only the embedding
-        and geometry branch — e.g. to reuse a geometry branch trained with another backbone
-        (paper 4.4.2). Nothing changes unless everything checks out. Works offline from the Hub
-        cache when the revision is cached (``HF_HUB_OFFLINE=1``).
+        mismatch), every tensor must be present with its shape and a floating-point dtype, and
+        no unknown tensor may be present. ``parts="geometry"`` loads only the embedding and
+        geometry branch — e.g. to reuse a geometry branch trained with another backbone (paper
+        4.4.2). Nothing changes unless everything checks out; every problem is a
+        :class:`~emoctl.errors.CheckpointError`. Works offline from the Hub cache when the
+        revision is cached (``HF_HUB_OFFLINE=1``, read at call time).
         """
         hub.load_checkpoint_into(
             self, pretrained, parts=parts, revision=revision, cache_dir=cache_dir,
@@ -144,13 +148,15 @@ class EmotionModulators(nn.Module):
 
     @classmethod
     def from_pretrained(cls, pretrained, *, revision=None, cache_dir=None, local_files_only=None, token=None):
-        """Build modulators from a checkpoint's ``config.json`` and load its weights."""
-        config, tensors, _ = hub.read_checkpoint(
-            pretrained, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token
+        """Build modulators from a checkpoint's ``config.json`` and load its weights.
+
+        The config and the weights' header are checked against each other before anything is
+        built, so a malformed or hostile ``config.json`` is a quick
+        :class:`~emoctl.errors.CheckpointError`, never a huge allocation.
+        """
+        return hub.build_from_checkpoint(
+            cls, pretrained, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token
         )
-        mods = cls(config)
-        hub.assign_state(mods, tensors, parts=PARTS, source=str(pretrained))
-        return mods
 
     def push_to_hub(self, repo_id: str, *, private: bool | None = None, token=None, revision=None,
                     commit_message: str = "Upload emoctl modulators", create_pr: bool = False):

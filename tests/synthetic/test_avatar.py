@@ -7,6 +7,7 @@ import torch
 from emoctl.errors import ShapeError
 from emoctl.flame import FLAME
 from emoctl.synthetic import GaussianHead, RenderSettings, camera_rig, default_rig, sample_traits, scale_rig, still_articulation
+from emoctl.synthetic.avatar import mouth_cavity
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +30,15 @@ def test_gaussians_follow_flame(avatar, head, clip):
     assert scales.shape == (3, head.num_vertices, 3) and float(scales.min()) > 0
     assert float(scales.max()) <= avatar.settings.max_scale + 1e-9
     face = (head.regions["skin"] > 0.5) & (head.v_template[:, 2] > 0.06)
-    mouth = head.regions["mouth_interior"] > 0.5
     assert 0.0015 < float(scales[0, face, 0].median()) < 0.004  # ~0.6 x the ~4 mm face edges
-    assert float(scales[0, mouth, 0].median()) > 1.5 * float(scales[0, face, 0].median())  # enlarged pouch
+    # mouth_scale sizes the cavity's Gaussians only, not those of the teeth or the tongue
+    cavity = mouth_cavity(head) > 0.5
+    solid = (head.regions["teeth"] > 0) | (head.regions["tongue"] > 0)
+    assert int(cavity.sum()) > 30 and int(solid.sum()) > 30 and not bool((cavity & solid).any())
+    bigger = GaussianHead(head, RenderSettings(mouth_scale=1.5, max_scale=1.0)).gaussian_scales(verts)
+    plain = GaussianHead(head, RenderSettings(max_scale=1.0)).gaussian_scales(verts)
+    torch.testing.assert_close(bigger[:, cavity], 1.5 * plain[:, cavity])
+    torch.testing.assert_close(bigger[:, ~cavity], plain[:, ~cavity])
 
 
 def test_culling_does_not_change_the_image(head, model, clip):

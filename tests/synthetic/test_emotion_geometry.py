@@ -1,4 +1,5 @@
-"""The emotion model's geometry: recognisable emotions, and emotion entangled with articulation."""
+"""The emotion model's geometry: emotion entangled with articulation (the prototypes themselves, in
+millimetres on the head, are in test_emfacs_prototypes.py)."""
 
 import numpy as np
 import pytest
@@ -7,7 +8,7 @@ import torch
 from emoctl.emotions import EMOTIONS
 from emoctl.errors import ShapeError, UnknownEmotionError
 from emoctl.flame import FLAME
-from emoctl.synthetic import SEMANTIC_EXPRESSIONS, SpeakerStyle, still_articulation
+from emoctl.synthetic import SEMANTIC_EXPRESSIONS, SpeakerStyle
 
 IDX = {n: i for i, n in enumerate(SEMANTIC_EXPRESSIONS)}
 
@@ -26,12 +27,6 @@ def sequences(model, speech):
 def vertices(flame, sequences):
     with torch.no_grad():
         return {e: flame({k: v[None] for k, v in s.items()}).vertices[0] for e, s in sequences.items()}
-
-
-def landmarks(flame, head, seq):
-    with torch.no_grad():
-        out = flame({k: v[None] for k, v in seq.items()}).landmarks[0]
-    return {n: out[:, i] for i, n in enumerate(head.landmark_names)}  # name -> [T, 3]
 
 
 def test_output_format(sequences, speech):
@@ -56,33 +51,6 @@ def test_intensity_zero_is_neutral_and_intensity_scales(model, speech, sequences
         half = (model.apply(speech, e, 0.5)["expr"] - sequences["neutral"]["expr"]).norm()
         full = (sequences[e]["expr"] - sequences["neutral"]["expr"]).norm()
         assert 0.3 * full < half < 0.7 * full, e
-
-
-def test_emotions_are_recognisable_on_the_head(flame, head, model):
-    """Still face (neutral articulation): each emotion moves the landmarks as its name says."""
-    still = still_articulation(1)
-    lm = {e: {k: v[0] for k, v in landmarks(flame, head, model.apply(still, e)).items()} for e in EMOTIONS}
-    n = lm["neutral"]
-
-    def dy(e, name):
-        return float(lm[e][name][1] - n[name][1])
-
-    def eye_open(e):
-        return float(lm[e]["upper_lid_l"][1] - lm[e]["lower_lid_l"][1])
-
-    def brow_gap(e):
-        return float(lm[e]["brow_inner_l"][0] - lm[e]["brow_inner_r"][0])
-
-    assert dy("happy", "mouth_corner_l") > 0.002 and lm["happy"]["mouth_corner_l"][0] > n["mouth_corner_l"][0]
-    assert dy("sad", "brow_inner_l") > 0.002 and dy("sad", "mouth_corner_l") < -0.001
-    assert dy("surprised", "brow_inner_l") > 0.003 and dy("surprised", "brow_outer_l") > 0.003
-    assert eye_open("surprised") > eye_open("neutral") + 0.002
-    assert dy("surprised", "lower_lip_center") < -0.002  # the jaw drops a little even when silent
-    assert dy("angry", "brow_inner_l") < -0.002 and brow_gap("angry") < brow_gap("neutral") - 0.001
-    assert dy("disgusted", "upper_lip_center") > 0.001
-    assert eye_open("fearful") > eye_open("neutral") + 0.002 and dy("fearful", "brow_inner_l") > 0.002
-    assert lm["fearful"]["mouth_corner_l"][0] > n["mouth_corner_l"][0] + 0.001  # stretched lips
-    assert eye_open("sad") < eye_open("neutral")  # heavy lids
 
 
 def test_difference_to_neutral_varies_with_jaw_opening(sequences, speech):
@@ -126,10 +94,14 @@ def test_parameter_difference_is_not_constant(sequences):
 def test_coupling_directions(sequences, speech):
     jaw = {e: s["jaw_pose"][:, 0] for e, s in sequences.items()}
     opening = speech.jaw_open > 0.5
-    closed = speech.jaw_open < 0.02
     assert float(jaw["sad"][opening].mean()) < 0.85 * float(jaw["neutral"][opening].mean())  # damped
     assert float(jaw["surprised"][opening].mean()) > 1.2 * float(jaw["neutral"][opening].mean())  # wider
-    assert float(jaw["surprised"][closed].min()) > 0.03  # a baseline opening
+    # AU26: a baseline opening on near-closed frames (measured: >= 0.12 rad; neutral <= 0.03), released
+    # for bilabial closures so the lips can meet (measured: at most 0.028 rad above neutral there)
+    quiet = (speech.jaw_open < 0.1) & (speech.closure < 0.3)
+    assert float(jaw["surprised"][quiet].min()) > 0.1
+    bilabial = speech.closure > 0.8
+    assert float((jaw["surprised"][bilabial] - jaw["neutral"][bilabial]).max()) < 0.04
     assert float(jaw["angry"][opening].mean()) < float(jaw["neutral"][opening].mean())
     rounding = speech.rounding > 0.3
     pucker = {e: s["expr"][:, IDX["lip_pucker"]] for e, s in sequences.items()}
@@ -156,7 +128,8 @@ def test_speaker_style_changes_articulation_not_timing(model, speech):
     plain, styled = model.apply(speech, "happy"), model.apply(speech, "happy", style=style)
     ratio = styled["jaw_pose"][:, 0] / plain["jaw_pose"][:, 0].clamp_min(1e-6)
     assert float((ratio[plain["jaw_pose"][:, 0] > 0.05] - style.jaw_gain).abs().max()) < 1e-4
-    assert not torch.equal(plain["expr"][:, 16:], styled["expr"][:, 16:])
+    tail = len(SEMANTIC_EXPRESSIONS)
+    assert not torch.equal(plain["expr"][:, tail:], styled["expr"][:, tail:])
     assert SpeakerStyle.from_json(style.to_json()) == style
 
 

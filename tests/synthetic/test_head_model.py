@@ -9,6 +9,7 @@ import torch
 from emoctl.errors import ShapeError
 from emoctl.flame import FLAME, load_flame_model, save_flame_model
 from emoctl.synthetic import EXPRESSION_REGIONS, LANDMARK_NAMES, REGION_NAMES, SEMANTIC_EXPRESSIONS, SHAPE_COMPONENTS
+from emoctl.synthetic.head_model import LOWER_FACE
 from emoctl.synthetic import SyntheticFLAME, make_synthetic_flame
 
 from ..flame.flame_factories import numpy_rodrigues
@@ -32,8 +33,9 @@ def test_parameter_space(synthetic_head):
     assert d.posedirs.shape == (v, 3, 36) and d.J_regressor.shape == (5, v) and d.lbs_weights.shape == (v, 5)
     assert d.parents.tolist() == [-1, 0, 1, 1, 1]
     assert d.source == "synthetic"
-    assert d.expression_components[:16] == list(SEMANTIC_EXPRESSIONS)
-    assert d.expression_components[16:] == [f"component_{i}" for i in range(16, 100)]
+    named = len(SEMANTIC_EXPRESSIONS)
+    assert d.expression_components[:named] == list(SEMANTIC_EXPRESSIONS)
+    assert d.expression_components[named:] == [f"component_{i}" for i in range(named, 100)]
     assert d.landmark_names == list(LANDMARK_NAMES)
     assert set(d.regions) == set(REGION_NAMES)
     assert d.uvs is not None and float(d.uvs.min()) >= 0 and float(d.uvs.max()) <= 1
@@ -186,10 +188,12 @@ def test_semantic_expressions_are_localised(synthetic_head):
     for i, name in enumerate(SEMANTIC_EXPRESSIONS):
         disp = d.exprdirs[:, :, i]
         energy = disp.square().sum(1)
-        inside = torch.stack([d.regions[r] for r in EXPRESSION_REGIONS[name]]).max(0).values
+        # in or next to its regions (a mask of 0.05 and up: the fields fall off smoothly instead of
+        # being cut at the masks, which would fold the skin at real-face magnitudes; measured 0.87-1.0)
+        inside = (torch.stack([d.regions[r] for r in EXPRESSION_REGIONS[name]]).max(0).values / 0.05).clamp(max=1.0)
         fraction = float((energy * inside).sum() / energy.sum())
-        assert fraction > 0.65, (name, fraction)
-        group = "mouth" if name.startswith(("lip", "upper_lip", "lower_lip")) else "upper"
+        assert fraction > 0.8, (name, fraction)
+        group = "mouth" if name in LOWER_FACE else "upper"
         if name not in ("cheek_raise", "nose_wrinkle"):
             outside = torch.stack([d.regions[r] for r in far[group]]).max(0).values
             assert float((energy * outside).sum() / energy.sum()) < 0.02, name
@@ -262,7 +266,8 @@ def test_random_tails_decay(synthetic_head):
     d = synthetic_head
     e_norm = d.exprdirs.norm(dim=(0, 1))
     s_norm = d.shapedirs.norm(dim=(0, 1))
-    assert float(e_norm[16:30].mean()) > float(e_norm[85:].mean()) > 0
+    named = len(SEMANTIC_EXPRESSIONS)
+    assert float(e_norm[named : named + 14].mean()) > float(e_norm[85:].mean()) > 0
     assert float(s_norm[20:40].mean()) > float(s_norm[280:].mean()) > 0
     # no component is redundant (the smooth identity tail is near-collinear, hence the float64 check)
     assert torch.linalg.matrix_rank(d.exprdirs.reshape(-1, 100)) == 100

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from emoctl.emotions.embedding import EmotionTokens
-from emoctl.errors import NonFiniteError, ShapeError
+from emoctl.errors import ConfigError, NonFiniteError, ShapeError, UnsupportedOperationError
 
 APPEARANCE_MODES = ("concat", "gated")
 
@@ -29,9 +29,9 @@ class AppearanceModulator(nn.Module):
     def __init__(self, emotion_dim: int, token_dim: int, num_tokens: int = 4, mode: str = "concat", gate_layers: int = 0):
         super().__init__()
         if mode not in APPEARANCE_MODES:
-            raise ValueError(f"appearance mode must be one of {APPEARANCE_MODES}, got {mode!r}")
+            raise ConfigError(f"appearance mode must be one of {APPEARANCE_MODES}, got {mode!r}")
         if mode == "gated" and gate_layers < 1:
-            raise ValueError("gated appearance modulation needs gate_layers >= 1 (one gate per attention layer)")
+            raise ConfigError("gated appearance modulation needs gate_layers >= 1 (one gate per attention layer)")
         self.emotion_dim = emotion_dim
         self.token_dim = token_dim
         self.mode = mode
@@ -74,5 +74,5 @@ class AppearanceModulator(nn.Module):
     def gate(self, layer: int) -> torch.Tensor:
         """``tanh(gates[layer])`` (a 0-d tensor); only in ``"gated"`` mode."""
         if self.gates is None:
-            raise RuntimeError("gate() is only defined in 'gated' appearance mode")
+            raise UnsupportedOperationError("gate() is only defined in 'gated' appearance mode")
         return torch.tanh(self.gates[layer])

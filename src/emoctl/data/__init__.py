@@ -16,17 +16,18 @@ from emoctl.data.cameras import CameraRig, opencv_to_opengl, opengl_to_opencv
 from emoctl.data.config import DatasetConfig
 from emoctl.data.dataset import MODES, SyncedEmotionDataset
 from emoctl.data.flame_params import FLAME_FRAME_KEYS, FLAME_IDENTITY_KEYS, FlameSequence, validate_flame_sequence
-from emoctl.data.layout import SCHEMA_VERSION
+from emoctl.data.layout import SCHEMA_VERSION, curve_clip_names
 from emoctl.data.manifest import load_manifest
 from emoctl.data.merge import merge_if_complete, merge_shards
 from emoctl.data.sharding import parse_shard, shard_from_environment
 from emoctl.data.splits import SPLITS, SplitAssignment, assign_splits
 from emoctl.data.tracking import PassThroughTracker, stable_seed
-from emoctl.data.types import AnchorClip, Identity, ReenactedClip, Reenactor, Tracker
+from emoctl.data.types import AnchorClip, AnchorCurve, Identity, ReenactedClip, Reenactor, Tracker
 from emoctl.data.verify import VerifyReport, verify
 
 __all__ = [
     "AnchorClip",
+    "AnchorCurve",
     "BuildSummary",
     "CameraRig",
     "DatasetConfig",
@@ -46,6 +47,7 @@ __all__ = [
     "VerifyReport",
     "assign_splits",
     "build_dataset",
+    "curve_clip_names",
     "load_manifest",
     "merge_if_complete",
     "merge_shards",

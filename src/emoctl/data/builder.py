@@ -31,6 +31,7 @@ from emoctl.data.layout import (
     anchor_dir,
     clip_dir,
     clip_key,
+    curve_clip_names,
     identity_dir,
     pair_dir,
     shard_file,
@@ -77,7 +78,9 @@ def build_dataset(
     """Reenact every identity with every anchor in every emotion, track it, and write the clips.
 
     ``anchors`` are resampled to ``config.fps`` and cut to ``config.max_frames``; every anchor must
-    have every emotion of ``emotions`` (the vocabulary, neutral first). ``shard=(i, n)`` builds the
+    have every emotion of ``emotions`` (the vocabulary, neutral first), and the curves ``curve-0`` ...
+    when ``config.curve_clips`` asks for curve clips (the reenactor is then also asked for
+    ``reenact(identity, anchor, "curve-<j>")``). ``shard=(i, n)`` builds the
     i-th of n disjoint parts; each part writes ``shards/shard-<i>-of-<n>.json`` when it finishes, and
     :func:`~emoctl.data.merge.merge_shards` joins them into ``manifest.json`` (done here when n = 1).
     Everything the inputs can be checked for is checked before any file is written.
@@ -91,6 +94,7 @@ def build_dataset(
         check_safe_id(name, "emotion name")
     index, count = shard_pair(shard)
     _check_protocols(reenactor, tracker)
+    curves = curve_clip_names(config.curve_clips)
     anchor_list, source_fps = _prepare_anchors(anchors, vocabulary, config)
     identity_list = _check_identities(identities, vocabulary)
     header = header_record(vocabulary, config, generator_record(reenactor, tracker))
@@ -98,7 +102,7 @@ def build_dataset(
     root = Path(out_dir)
     pairs = [(i, a) for i in identity_list for a in anchor_list]
     mine = [pair for k, pair in enumerate(pairs) if k % count == index]
-    jobs = [(ident, anchor, emotion) for ident, anchor in mine for emotion in vocabulary.names]
+    jobs = [(ident, anchor, emotion) for ident, anchor in mine for emotion in (*vocabulary.names, *curves)]
 
     root.mkdir(parents=True, exist_ok=True)
     _check_or_write_build_info(root, header)
@@ -118,7 +122,7 @@ def build_dataset(
     for anchor in {a.anchor_id: a for _, a in mine}.values():
         remove_leftovers(root / anchor_dir(anchor.anchor_id), f"{TMP_PREFIX}{tag}-")
         anchor_entries[anchor.anchor_id], n = write_anchor(
-            root, anchor, source_fps[anchor.anchor_id], vocabulary, tag
+            root, anchor, source_fps[anchor.anchor_id], vocabulary, tag, curves
         )
         bytes_written += n
 
@@ -151,6 +155,7 @@ def build_dataset(
             "identities": [i.identity_id for i in identity_list],
             "anchors": [a.anchor_id for a in anchor_list],
             "emotions": list(vocabulary.names),
+            **({"curves": list(curves)} if curves else {}),
         },
         "identities": [identity_entries[k] for k in sorted(identity_entries)],
         "anchors": [anchor_entries[k] for k in sorted(anchor_entries)],
@@ -207,6 +212,10 @@ def _prepare_anchors(
     """Anchors checked against the vocabulary, resampled to ``config.fps``, cut to ``max_frames``, sorted
     by id; and the frame rate each came with."""
     anchors = _listed(anchors, AnchorClip, "anchors", "anchor")
+    curves = curve_clip_names(config.curve_clips)
+    clashing = [c for c in curves if c in vocabulary]
+    if clashing:
+        raise DataError(f"the vocabulary has emotions named like curve clips {clashing}; rename them")
     out = []
     for anchor in anchors:
         names = list(anchor.emotions)
@@ -224,11 +233,24 @@ def _prepare_anchors(
         if len(set(lengths.values())) != 1:
             raise DataError(f"anchor {anchor.anchor_id!r}: emotions have unequal frame counts {lengths}")
         as_timestamps(anchor.timestamps, anchor.num_frames, f"anchor {anchor.anchor_id!r}: timestamps")
+        _check_curves(anchor, curves, vocabulary)
         prepared = anchor if anchor.fps == config.fps else anchor.resample(config.fps)
         if config.max_frames is not None and prepared.num_frames > config.max_frames:
             prepared = prepared.window(0, config.max_frames)
         out.append(prepared)
     return sorted(out, key=lambda a: a.anchor_id), {a.anchor_id: a.fps for a in anchors}
+
+
+def _check_curves(anchor: AnchorClip, curves: tuple[str, ...], vocabulary: Vocabulary) -> None:
+    """The anchor has the curves ``curves`` (others are not written), weighting ``vocabulary``."""
+    missing = [c for c in curves if c not in anchor.curves]
+    if missing:
+        raise DataError(f"anchor {anchor.anchor_id!r} has no emotion curve(s) {missing} (it has {sorted(anchor.curves)}); "
+                        f"DatasetConfig.curve_clips={len(curves)} needs {list(curves)}")
+    for name in curves:
+        if anchor.curves[name].weights.shape[1] != len(vocabulary):
+            raise DataError(f"anchor {anchor.anchor_id!r}: curve {name!r} weights {anchor.curves[name].weights.shape[1]} "
+                            f"emotions, the vocabulary has {len(vocabulary)} {list(vocabulary.names)}")
 
 
 def _check_identities(identities: Iterable[Identity], vocabulary: Vocabulary) -> list[Identity]:
@@ -319,16 +341,18 @@ def _make_clip(
     frames = _check_reenacted(clip, key, anchor, config, reenactor.name)
     tracked = tracker.track(clip, key)
     validate_flame_sequence(tracked, num_frames=anchor.num_frames, name=f"clip {key}: tracker {tracker.name!r} output")
+    curve = anchor.curves[emotion].weights if emotion not in vocabulary else None
     return write_clip(
         final_dir,
         key=key,
         identity_id=ident.identity_id,
         anchor=anchor,
         emotion=emotion,
-        emotion_id=vocabulary.index(emotion),
+        emotion_id=vocabulary.index(emotion) if curve is None else -1,
         frames=frames,
         cameras=clip.cameras,
         tracked=tracked,
         ground_truth=clip.flame,
         config=config,
+        emotion_curve=curve,
     )

@@ -23,7 +23,10 @@ class DatasetConfig:
     resampled anchor (None: all). ``frame_format``: ``"png"`` (one lossless file per view per
     frame) or ``"mp4"`` (one H.264 file per view, lossy; for long clips). ``image_size``: ``(H, W)``
     (an int means square) that every reenacted frame must have. ``video_crf``: H.264 quality for MP4
-    (0-51, lower is better). ``png_compress_level``: zlib level for PNG (0-9).
+    (0-51, lower is better). ``png_compress_level``: zlib level for PNG (0-9). ``curve_clips``: how
+    many clips per (identity, anchor) whose emotion changes over the clip (the anchors' curves
+    ``curve-0`` ...; see :class:`~emoctl.data.types.AnchorCurve`), besides one per emotion; 0 (the
+    default) writes none and leaves the config's JSON as it was before the field existed.
     """
 
     kind: str = "custom"
@@ -33,6 +36,7 @@ class DatasetConfig:
     image_size: tuple[int, int] = (512, 512)
     video_crf: int = 18
     png_compress_level: int = 6
+    curve_clips: int = 0
 
     def __post_init__(self) -> None:
         size = self.image_size
@@ -62,6 +66,8 @@ class DatasetConfig:
             raise DataError(f"DatasetConfig.video_crf must be an int in 0..51, got {self.video_crf!r}")
         if not isinstance(self.png_compress_level, int) or not 0 <= self.png_compress_level <= 9:
             raise DataError(f"DatasetConfig.png_compress_level must be an int in 0..9, got {self.png_compress_level!r}")
+        if isinstance(self.curve_clips, bool) or not isinstance(self.curve_clips, int) or self.curve_clips < 0:
+            raise DataError(f"DatasetConfig.curve_clips must be an int >= 0, got {self.curve_clips!r}")
 
     @classmethod
     def appearance(cls, **overrides: Any) -> "DatasetConfig":
@@ -76,6 +82,8 @@ class DatasetConfig:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["image_size"] = list(self.image_size)
+        if not self.curve_clips:  # datasets without curve clips keep their bytes
+            del data["curve_clips"]
         return data
 
     @classmethod

@@ -17,22 +17,37 @@ from torch.utils.data import Dataset
 
 from emoctl.data.cameras import CameraRig
 from emoctl.data.flame_params import FLAME_IDENTITY_KEYS, FlameSequence, slice_flame_sequence
+from emoctl.data.config import DatasetConfig
+from emoctl.data.layout import curve_clip_names
 from emoctl.data.manifest import load_manifest, vocabulary_of
-from emoctl.data.reader import clip_cameras, clip_flame, clip_frames, clip_timestamps, identity_betas, identity_reference_image
+from emoctl.data.reader import (
+    clip_cameras,
+    clip_emotion_curve,
+    clip_flame,
+    clip_frames,
+    clip_record,
+    clip_timestamps,
+    identity_betas,
+    identity_reference_image,
+)
 from emoctl.data.splits import SPLITS, SplitAssignment, assign_splits
 from emoctl.data.tracking import stable_seed
-from emoctl.errors import DataError
+from emoctl.errors import ArgumentTypeError, DataError
 
 #: ``self``: source emotion = target emotion, same identity. ``cross_emotion``: same identity and
 #: anchor, source != target. ``cross_identity``: driving FLAME from another identity's clip of the same
 #: anchor (source emotion drawn from all emotions); reference image and target from the reference identity.
+#: A curve clip as the target: ``self`` drives with the curve clip itself, the other modes with a
+#: constant-emotion clip (any emotion).
 MODES = ("self", "cross_emotion", "cross_identity")
 
 
 class SyncedEmotionDataset(Dataset):
     """Training pairs of a dataset built by :func:`~emoctl.data.builder.build_dataset`.
 
-    There is one item per (identity, anchor, target emotion) of the split. Item ``i`` is a pure
+    There is one item per (identity, anchor, target emotion) of the split, and one per curve clip of
+    the (identity, anchor) when the dataset has them (``DatasetConfig.curve_clips``; ``curves=False``
+    leaves them out): the target's emotion then changes over the clip. Item ``i`` is a pure
     function of ``(seed, epoch, i)``: the window of ``frames_per_sample`` frames, the source emotion
     and (for ``cross_identity``) the driving identity are drawn from a generator seeded by a stable
     hash of the three, so ``num_workers`` does not change batches; :meth:`set_epoch` draws new ones.
@@ -41,7 +56,11 @@ class SyncedEmotionDataset(Dataset):
 
     - ``identity``, ``anchor``, ``driving_identity``: ids (str)
     - ``reference_image``: float ``[3, H, W]`` in [0, 1]
-    - ``reference_emotion``: int id, or -1 when unknown; ``source_emotion``, ``target_emotion``: int ids
+    - ``reference_emotion``: int id, or -1 when unknown; ``source_emotion``, ``target_emotion``: int ids,
+      -1 for a curve clip (its emotion is in ``source_weights`` / ``target_weights``)
+    - ``source_weights``, ``target_weights``: float ``[T, K]`` per-frame emotion weights over the
+      vocabulary (neutral included, rows summing to one): the emotion's one-hot row repeated, or the
+      curve clip's ``emotion_curve`` over the window
     - ``driving``: FLAME sequence ``{expr [T, 100], jaw_pose [T, 3], ..., betas [300]}`` of the driving clip
     - ``target``: the same for the target clip (reference identity, target emotion)
     - ``target_frames``: float ``[T, V, 3, H, W]`` in [0, 1]
@@ -69,6 +88,7 @@ class SyncedEmotionDataset(Dataset):
         split_seed: int = 0,
         heldout_identities: Iterable[str] | None = None,
         heldout_anchors: Iterable[str] | None = None,
+        curves: bool = True,
     ):
         if mode not in MODES:
             raise DataError(f"unknown mode {mode!r}; choose one of {list(MODES)}")
@@ -107,7 +127,10 @@ class SyncedEmotionDataset(Dataset):
                 clips.setdefault((clip["identity"], clip["anchor"]), {})[clip["emotion"]] = kept
         names = self.vocabulary.names
         self._clips = {pair: c for pair, c in clips.items() if all(e in c for e in names)}
-        self._items = [(i, a, e) for (i, a) in self._clips for e in range(len(names))]
+        curve_names = curve_clip_names(DatasetConfig.from_json(manifest["config"]).curve_clips) if curves else ()
+        # (identity, anchor, target clip name): the emotions in vocabulary order, then the curve clips
+        self._items = [(i, a, name) for (i, a), c in self._clips.items()
+                       for name in (*names, *(n for n in curve_names if n in c))]
         if not self._items:
             raise DataError(
                 f"split {split!r} of {self.root} is empty: identities {list(identities)} x anchors {list(anchors)} "
@@ -120,8 +143,8 @@ class SyncedEmotionDataset(Dataset):
                 f"frames_per_sample={frames_per_sample} is longer than the clips of identity {shortest[0][0]}, "
                 f"anchor {shortest[0][1]} ({shortest[1][names[0]]['num_frames']} frames) in split {split!r}"
             )
-        # per clip directory: (cameras, timestamps), read from its JSON files on first use
-        self._clip_static: dict[str, tuple[CameraRig, torch.Tensor]] = {}
+        # per clip directory: (cameras, timestamps, emotion curve or None), read from its JSON files on first use
+        self._clip_static: dict[str, tuple[CameraRig, torch.Tensor, torch.Tensor | None]] = {}
         self._drivers: dict[str, list[str]] = {}
         for identity, anchor in self._clips:
             self._drivers.setdefault(anchor, []).append(identity)
@@ -143,12 +166,13 @@ class SyncedEmotionDataset(Dataset):
     def sample_plan(self, index: int) -> dict[str, Any]:
         """What item ``index`` uses (identities, anchor, emotions, window start), without reading any file."""
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-            raise TypeError(f"dataset indices must be ints, got {type(index).__name__}")
+            raise ArgumentTypeError(f"dataset indices must be ints, got {type(index).__name__}")
         if not -len(self) <= index < len(self):
             raise IndexError(f"index {index} is out of range for a dataset of {len(self)} items")
-        identity, anchor, target = self._items[index % len(self)]
+        identity, anchor, target_clip = self._items[index % len(self)]
+        target = self.vocabulary.index(target_clip) if target_clip in self.vocabulary else -1  # -1: a curve clip
         rng = random.Random(stable_seed("item", self.seed, self.epoch, index % len(self)))
-        num_frames = self._clips[(identity, anchor)][self.vocabulary[target]]["num_frames"]
+        num_frames = self._clips[(identity, anchor)][target_clip]["num_frames"]
         start = rng.randrange(num_frames - self.frames_per_sample + 1)
         k = len(self.vocabulary)
         driving_identity = identity
@@ -166,18 +190,19 @@ class SyncedEmotionDataset(Dataset):
             "source_emotion": source,
             "target_emotion": target,
             "start": start,
+            "target_clip": target_clip,
+            "source_clip": target_clip if source < 0 else self.vocabulary[source],
         }
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         plan = self.sample_plan(index)
-        names = self.vocabulary.names
         identity, anchor = plan["identity"], plan["anchor"]
-        target_clip = self._clips[(identity, anchor)][names[plan["target_emotion"]]]
-        driving_clip = self._clips[(plan["driving_identity"], anchor)][names[plan["source_emotion"]]]
+        target_clip = self._clips[(identity, anchor)][plan["target_clip"]]
+        driving_clip = self._clips[(plan["driving_identity"], anchor)][plan["source_clip"]]
         window = torch.arange(plan["start"], plan["start"] + self.frames_per_sample)
         image = identity_reference_image(self.root, self._identities[identity])
         frames = clip_frames(self.root, target_clip, window.tolist())
-        rig, timestamps = self._static(target_clip)
+        rig, timestamps, _ = self._static(target_clip)
         target = self._flame(target_clip, identity, window)
         if driving_clip is target_clip:  # "self" mode: the same file, loaded once (separate tensors all the same)
             driving = {k: v.clone() for k, v in target.items()}
@@ -192,6 +217,8 @@ class SyncedEmotionDataset(Dataset):
             "reference_emotion": self.vocabulary.index(reference_emotion) if reference_emotion else -1,
             "source_emotion": plan["source_emotion"],
             "target_emotion": plan["target_emotion"],
+            "source_weights": self._weights(driving_clip, window),
+            "target_weights": self._weights(target_clip, window),
             "driving": driving,
             "target": target,
             "target_frames": _to_float_chw(frames),
@@ -200,13 +227,25 @@ class SyncedEmotionDataset(Dataset):
             "timestamps": timestamps[window],
         }
 
-    def _static(self, clip: dict[str, Any]) -> tuple[CameraRig, torch.Tensor]:
-        """The clip's cameras and ``[T]`` timestamps: its JSON files are parsed once per dataset
-        object (per DataLoader worker), not once per item."""
+    def _static(self, clip: dict[str, Any]) -> tuple[CameraRig, torch.Tensor, torch.Tensor | None]:
+        """The clip's cameras, ``[T]`` timestamps and (a curve clip's) ``[T, K]`` emotion curve: its JSON
+        files are parsed once per dataset object (per DataLoader worker), not once per item."""
         cached = self._clip_static.get(clip["dir"])
         if cached is None:
-            cached = self._clip_static[clip["dir"]] = (clip_cameras(self.root, clip), clip_timestamps(self.root, clip))
+            record = clip_record(self.root, clip)
+            curve = clip_emotion_curve(self.root, clip, len(self.vocabulary), record) if clip["emotion_id"] < 0 else None
+            cached = (clip_cameras(self.root, clip), clip_timestamps(self.root, clip, record), curve)
+            self._clip_static[clip["dir"]] = cached
         return cached
+
+    def _weights(self, clip: dict[str, Any], window: torch.Tensor) -> torch.Tensor:
+        """float32 ``[T, K]`` emotion weights of the window: a curve clip's curve, else its emotion's one-hot row."""
+        curve = self._static(clip)[2] if clip["emotion_id"] < 0 else None
+        if curve is not None:
+            return curve[window].clone()
+        weights = torch.zeros(len(window), len(self.vocabulary))
+        weights[:, clip["emotion_id"]] = 1.0
+        return weights
 
     def _flame(self, clip: dict[str, Any], identity: str, window: torch.Tensor) -> FlameSequence:
         """The window of the clip's FLAME file (checked whole: shapes against the manifest, finite values)."""

@@ -6,8 +6,10 @@
     build.json                                      vocabulary, config and generator of the build
     shards/shard-<i>-of-<n>.json                    what shard i of n wrote (written when it finishes)
     identities/<identity>/identity.json             + reference.png (+ betas.safetensors)
-    anchors/<anchor>/anchor.json                    + <emotion>.safetensors (ground-truth FLAME per emotion)
+    anchors/<anchor>/anchor.json                    + <emotion>.safetensors (ground-truth FLAME per emotion,
+                                                    and per emotion curve: curve-<j>.safetensors)
     clips/<identity>/<anchor>/<emotion>/clip.json   + flame.safetensors, transforms.json, frames/...
+                                                    (<emotion> is curve-<j> for a curve clip)
                                                     (+ flame_gt.safetensors when the reenactor knows it)
 
 See ``docs/dataset-format.md`` for the contents of each file.
@@ -52,6 +54,12 @@ def anchor_dir(anchor_id: str) -> str:
 
 def anchor_emotion_file(emotion: str) -> str:
     return f"{emotion}.safetensors"
+
+
+def curve_clip_names(count: int) -> tuple[str, ...]:
+    """The names of an anchor's first ``count`` emotion curves, which are also the clip folder names of
+    the curve clips (in place of an emotion name): ``curve-0``, ``curve-1``, ..."""
+    return tuple(f"curve-{j}" for j in range(count))
 
 
 def clip_key(identity_id: str, anchor_id: str, emotion: str) -> str:

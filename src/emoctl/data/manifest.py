@@ -17,7 +17,16 @@ from typing import Any, Callable
 
 from emoctl.data.config import FRAME_FORMATS, DatasetConfig
 from emoctl.data.io import read_json
-from emoctl.data.layout import FORMAT_NAME, MANIFEST, SCHEMA_VERSION, anchor_dir, clip_dir, clip_key, identity_dir
+from emoctl.data.layout import (
+    FORMAT_NAME,
+    MANIFEST,
+    SCHEMA_VERSION,
+    anchor_dir,
+    clip_dir,
+    clip_key,
+    curve_clip_names,
+    identity_dir,
+)
 from emoctl.data.types import is_safe_id
 from emoctl.emotions import Vocabulary
 from emoctl.errors import EmoctlError, DataError
@@ -61,7 +70,7 @@ _SECTIONS: dict[str, tuple[str, dict[str, _Check]]] = {
         "id": _ID, "dir": _TEXT, "fps": _RATE, "num_frames": _COUNT, "num_views": _COUNT, "timestamps_sha256": _DIGEST,
     }),
     "clips": ("key", {
-        "key": _TEXT, "identity": _ID, "anchor": _ID, "emotion": _ID, "emotion_id": _int_from(0),
+        "key": _TEXT, "identity": _ID, "anchor": _ID, "emotion": _ID, "emotion_id": _int_from(-1),
         "num_frames": _COUNT, "num_views": _COUNT, "height": _COUNT, "width": _COUNT, "fps": _RATE,
         "frame_format": _FRAME_FORMAT, "has_ground_truth": _BOOL, "timestamps_sha256": _DIGEST, "dir": _TEXT,
         "clip_json": _FILE_RECORD, "num_files": _COUNT, "bytes": _int_from(0),
@@ -205,7 +214,10 @@ def _clip_problems(
         problems.append(f"identity {clip['identity']!r} is not listed in identities")
     if clip["anchor"] not in ids["anchors"]:
         problems.append(f"anchor {clip['anchor']!r} is not listed in anchors")
-    if clip["emotion"] not in vocabulary.names or vocabulary.names.index(clip["emotion"]) != clip["emotion_id"]:
+    if clip["emotion"] in curve_clip_names(config.curve_clips) and clip["emotion"] not in vocabulary.names:
+        if clip["emotion_id"] != -1:  # a curve clip: its weights are in its clip.json
+            problems.append(f"curve clip {clip['emotion']!r} has emotion_id {clip['emotion_id']!r}, expected -1")
+    elif clip["emotion"] not in vocabulary.names or vocabulary.names.index(clip["emotion"]) != clip["emotion_id"]:
         problems.append(f"emotion {clip['emotion']!r} with id {clip['emotion_id']!r} does not match the vocabulary")
     if clip["key"] != clip_key(clip["identity"], clip["anchor"], clip["emotion"]):
         problems.append("key does not match its identity/anchor/emotion")

@@ -60,7 +60,8 @@ def merge_shards(out_dir: str | Path, *, num_shards: int | None = None) -> Path:
     anchors = _union(shards, "anchors", "id", count)
     clips = _union(shards, "clips", "key", count)
     jobs = first["jobs"]
-    expected = [f"{i}/{a}/{e}" for i in jobs["identities"] for a in jobs["anchors"] for e in jobs["emotions"]]
+    names = [*jobs["emotions"], *jobs.get("curves", [])]  # curve clips: DatasetConfig.curve_clips
+    expected = [f"{i}/{a}/{e}" for i in jobs["identities"] for a in jobs["anchors"] for e in names]
     absent = [key for key in expected if key not in clips]
     if absent:
         raise DataError(f"cannot merge {root}: {len(absent)} clip(s) of the job set are in no shard, e.g. {absent[:3]}")
@@ -83,11 +84,12 @@ def merge_shards(out_dir: str | Path, *, num_shards: int | None = None) -> Path:
 
 
 def _jobs_problems(jobs: Any, name: str) -> list[str]:
-    """What is wrong with a shard's job set: non-empty lists of identity, anchor and emotion ids."""
+    """What is wrong with a shard's job set: non-empty lists of identity, anchor and emotion ids (and
+    optionally of curve clip names)."""
     parts = ("identities", "anchors", "emotions")
     if isinstance(jobs, dict) and all(
         isinstance(jobs.get(p), list) and jobs[p] and all(is_safe_id(i) for i in jobs[p]) for p in parts
-    ):
+    ) and (isinstance(jobs.get("curves", []), list) and all(is_safe_id(i) for i in jobs.get("curves", []))):
         return []
     return [f"{name}: jobs is {jobs!r:.200}, expected non-empty lists of ids: {', '.join(parts)}"]
 

@@ -35,7 +35,7 @@ from emoctl.data.layout import (
 )
 from emoctl.media import read_mp4, read_png
 from emoctl.data.transforms import cameras_from_transforms
-from emoctl.data.types import as_timestamps
+from emoctl.data.types import as_emotion_curve, as_timestamps
 from emoctl.errors import DataError, EmoctlError
 
 
@@ -95,6 +95,36 @@ def anchor_timestamps(root: Path, anchor: dict[str, Any], record: dict[str, Any]
     """``[T]`` float64 seconds of an anchor from its ``anchor.json`` (or from ``record``)."""
     record = anchor_record(root, anchor) if record is None else record
     return _timestamps(record, anchor, ANCHOR_JSON, f"anchor {anchor['id']}")
+
+
+def clip_emotion_curve(root: Path, clip: dict[str, Any], num_emotions: int,
+                       record: dict[str, Any] | None = None) -> torch.Tensor:
+    """float32 ``[T, K]`` per-frame emotion weights of a curve clip from its ``clip.json`` (or
+    ``record``): ``T`` the clip's frames, ``K = num_emotions``, finite, non-negative, rows summing to one."""
+    record = clip_record(root, clip) if record is None else record
+    who, rel = f"clip {clip['key']}", f"{clip['dir']}/{CLIP_JSON}"
+    if "emotion_curve" not in record:
+        raise DataError(f"{who}: {rel} has no emotion_curve (a curve clip records its weights there)")
+    try:
+        return as_emotion_curve(record["emotion_curve"], clip["num_frames"], num_emotions, f"{rel} emotion_curve")
+    except EmoctlError as exc:
+        raise _owned(who, rel, exc) from None
+
+
+def anchor_emotion_curve(root: Path, anchor: dict[str, Any], name: str, num_emotions: int,
+                         record: dict[str, Any] | None = None) -> torch.Tensor:
+    """float32 ``[T, K]`` weights of the anchor's curve ``name`` from its ``anchor.json`` (or ``record``),
+    checked like :func:`clip_emotion_curve`."""
+    record = anchor_record(root, anchor) if record is None else record
+    who, rel = f"anchor {anchor['id']}", f"{anchor['dir']}/{ANCHOR_JSON}"
+    entry = record.get("curves", {}).get(name) if isinstance(record.get("curves", {}), dict) else None
+    if not isinstance(entry, dict) or "emotion_curve" not in entry:
+        raise DataError(f"{who}: {rel} has no emotion curve {name!r} (curves.{name}.emotion_curve)")
+    try:
+        return as_emotion_curve(entry["emotion_curve"], anchor["num_frames"], num_emotions,
+                                f"{rel} curves.{name}.emotion_curve")
+    except EmoctlError as exc:
+        raise _owned(who, rel, exc) from None
 
 
 def _flame_file(root: Path, entry: dict[str, Any], name: str, who: str) -> FlameSequence:

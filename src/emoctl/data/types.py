@@ -65,13 +65,75 @@ def as_timestamps(value: object, num_frames: int | None, what: str) -> torch.Ten
     return value
 
 
+#: How far a row of an emotion curve may sum from one (float32 rounding of the weights).
+CURVE_SUM_TOLERANCE = 1e-4
+
+
+def as_emotion_curve(value: object, num_frames: int | None, num_emotions: int | None, what: str) -> torch.Tensor:
+    """``value`` (a tensor, array or nested list) as float32 ``[T, K]`` per-frame emotion weights.
+
+    The weights are over the whole vocabulary, neutral included (column 0), as
+    :func:`emoctl.emotions.emotion_curve` makes them: finite, non-negative, every row summing to one
+    (within :data:`CURVE_SUM_TOLERANCE`). ``num_frames`` / ``num_emotions`` fix ``T`` / ``K`` when given.
+    """
+    if isinstance(value, (list, tuple)):
+        try:
+            value = torch.tensor(value, dtype=torch.float64)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise ShapeError(f"{what}: expected a [T, K] table of weights ({exc})") from None
+    elif isinstance(value, np.ndarray):
+        value = torch.from_numpy(np.ascontiguousarray(value))
+    if not isinstance(value, torch.Tensor) or not value.is_floating_point():
+        raise ShapeError(f"{what}: expected a [T, K] float tensor of weights, got {type(value).__name__}")
+    value = value.detach().to(device="cpu", dtype=torch.float32).contiguous()
+    expected = f"[{num_frames if num_frames is not None else 'T'}, {num_emotions if num_emotions is not None else 'K'}]"
+    if (value.dim() != 2 or 0 in value.shape or (num_frames is not None and value.shape[0] != num_frames)
+            or (num_emotions is not None and value.shape[1] != num_emotions)):
+        raise ShapeError(f"{what}: expected emotion weights of shape {expected}, got {list(value.shape)}")
+    if not torch.isfinite(value).all():
+        raise NonFiniteError(f"{what}: the emotion weights contain NaN or infinite values")
+    if (value < 0).any():
+        raise DataError(f"{what}: emotion weights must be >= 0; frame {int((value < 0).any(1).nonzero()[0])} "
+                        f"has {float(value.min()):g}")
+    off = (value.double().sum(1) - 1.0).abs()
+    if (off > CURVE_SUM_TOLERANCE).any():
+        frame = int(off.argmax())
+        raise DataError(f"{what}: the emotion weights of every frame must sum to one (neutral included); frame "
+                        f"{frame} sums to {float(value[frame].double().sum()):g}")
+    return value
+
+
+@dataclass
+class AnchorCurve:
+    """An anchor performed with an emotion that changes over the clip.
+
+    ``weights [T, K]``: per-frame weights over the dataset's vocabulary in its order (neutral
+    first; see :func:`as_emotion_curve`); ``flame``: the anchor's FLAME sequence of ``T`` frames
+    performed with those weights (same timing as the anchor's emotions).
+    """
+
+    weights: torch.Tensor
+    flame: FlameSequence
+
+    def __post_init__(self) -> None:
+        self.flame = as_flame_sequence(self.flame, name="curve FLAME sequence")
+        frames = int(self.flame["expr"].shape[0])
+        self.weights = as_emotion_curve(self.weights, frames, None, "AnchorCurve.weights")
+
+    def _select(self, index: torch.Tensor) -> "AnchorCurve":
+        return AnchorCurve(self.weights[index], slice_flame_sequence(self.flame, index))
+
+
 @dataclass
 class AnchorClip:
     """One anchor sequence: the same sentence spoken with identical timing in every emotion.
 
     ``emotions`` maps every emotion name of the vocabulary to a FLAME sequence of ``T`` frames (the
     same ``T`` for all: frame-synchronised); ``timestamps [T]`` in seconds; ``cameras`` the rig the
-    anchor was captured or is to be rendered with; ``meta`` JSON-able (sentence, phoneme timing, ...).
+    anchor was captured or is to be rendered with; ``meta`` JSON-able (sentence, phoneme timing, ...);
+    ``curves``: optional performances whose emotion changes over the clip (name -> :class:`AnchorCurve`
+    of ``T`` frames; names are safe ids, e.g. ``curve-0``), built as clips when the dataset config asks
+    for them (``DatasetConfig.curve_clips``).
     """
 
     anchor_id: str
@@ -80,6 +142,7 @@ class AnchorClip:
     timestamps: torch.Tensor
     cameras: CameraRig
     meta: dict[str, Any] = field(default_factory=dict)
+    curves: dict[str, AnchorCurve] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_safe_id(self.anchor_id, "anchor id")
@@ -101,6 +164,17 @@ class AnchorClip:
             raise DataError(f"{what}: emotions have unequal frame counts {lengths}; anchors must be frame-synchronised")
         self.emotions = seqs
         self.timestamps = as_timestamps(self.timestamps, self.num_frames, f"{what}: timestamps")
+        if not isinstance(self.curves, dict):
+            raise DataError(f"{what}: curves must be a dict of name -> AnchorCurve, got {type(self.curves).__name__}")
+        for name, curve in self.curves.items():
+            check_safe_id(name, f"{what}: curve name")
+            if name in self.emotions:
+                raise DataError(f"{what}: curve {name!r} has the name of one of its emotions")
+            if not isinstance(curve, AnchorCurve):
+                raise DataError(f"{what}: curve {name!r} must be an AnchorCurve, got {type(curve).__name__}")
+            if curve.weights.shape[0] != self.num_frames:
+                raise DataError(f"{what}: curve {name!r} has {curve.weights.shape[0]} frames, the emotions have "
+                                f"{self.num_frames}; anchors must be frame-synchronised")
 
     @property
     def num_frames(self) -> int:
@@ -114,6 +188,7 @@ class AnchorClip:
             timestamps=timestamps,
             cameras=self.cameras,
             meta=dict(self.meta),
+            curves={name: curve._select(index) for name, curve in self.curves.items()},
         )
 
     def resample(self, fps: float) -> "AnchorClip":

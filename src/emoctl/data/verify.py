@@ -5,7 +5,8 @@ sha256 (identity and anchor files as the manifest lists them; each clip's ``clip
 manifest lists it, and the clip's other files as that ``clip.json`` lists them); identity, anchor and clip records consistent with the manifest; FLAME tensors with the
 right shapes and finite values; frames readable with the right count and size; cameras readable;
 synchronisation (every emotion of an (identity, anchor) present, with the anchor's frame count and
-identical timestamps); no unlisted clip directories, files, or leftovers of an interrupted build.
+identical timestamps); emotion curves of curve clips (``[T, K]``, finite, non-negative, rows summing
+to one, equal to their anchor's curve); no unlisted clip directories, files, or leftovers of an interrupted build.
 The content checks are :mod:`emoctl.data.reader`'s, the ones the dataset makes when it reads an item.
 """
 
@@ -16,6 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import torch
+
+from emoctl.data.config import DatasetConfig
 from emoctl.data.io import TMP_PREFIX, read_json, sha256_file
 from emoctl.data.layout import (
     ANCHOR_JSON,
@@ -31,13 +35,16 @@ from emoctl.data.layout import (
     TRACKED_FLAME,
     TRANSFORMS,
     anchor_emotion_file,
+    curve_clip_names,
 )
 from emoctl.data.manifest import file_table_problem, manifest_problems
 from emoctl.data.reader import (
+    anchor_emotion_curve,
     anchor_flame,
     anchor_record,
     anchor_timestamps,
     clip_cameras,
+    clip_emotion_curve,
     clip_flame,
     clip_frame_files,
     clip_record,
@@ -100,19 +107,21 @@ def verify(root: str | Path, *, check_frames: bool = True, progress: bool = Fals
 
     bad_files, clip_files = _check_files(root, manifest, report)
     emotions = list(manifest["emotions"])
+    curves = _Curves(curve_clip_names(DatasetConfig.from_json(manifest["config"]).curve_clips), len(emotions))
     for entry in manifest["identities"]:
         _guard(problems, f"identity {entry['id']}", _check_identity, root, entry, bad_files, problems)
     anchors = {entry["id"]: entry for entry in manifest["anchors"]}
     for entry in anchors.values():
-        _guard(problems, f"anchor {entry['id']}", _check_anchor, root, entry, emotions, bad_files, problems)
+        _guard(problems, f"anchor {entry['id']}", _check_anchor, root, entry, emotions, bad_files, problems, curves)
 
     from tqdm.auto import tqdm
 
     timestamps: dict[str, list[float]] = {}
     for clip in tqdm(manifest["clips"], disable=not progress, unit="clip", desc="verify"):
         _guard(problems, f"clip {clip['key']}", _check_clip, root, clip, clip_files[clip["key"]], bad_files, check_frames,
-               timestamps, problems)
-    _check_sync(manifest, anchors, emotions, timestamps, problems)
+               timestamps, problems, curves)
+    _check_sync(manifest, anchors, emotions + list(curves.names), timestamps, problems)
+    curves.check_against_anchors(problems)
     _check_unlisted(root, manifest, clip_files, problems)
     report.counts = {
         "identities": len(manifest["identities"]),
@@ -121,6 +130,25 @@ def verify(root: str | Path, *, check_frames: bool = True, progress: bool = Fals
         "files": report.counts.get("files", 0),
     }
     return report
+
+
+@dataclass
+class _Curves:
+    """The curve clips' names and the emotion curves read so far (anchors' and clips'), to compare them."""
+
+    names: tuple[str, ...]
+    num_emotions: int
+    anchors: dict[tuple[str, str], torch.Tensor] = field(default_factory=dict)
+    clips: dict[str, tuple[str, str, torch.Tensor]] = field(default_factory=dict)
+
+    def check_against_anchors(self, problems: list[str]) -> None:
+        """A problem for each curve clip whose weights differ from its anchor's curve."""
+        for key, (anchor, name, weights) in self.clips.items():
+            expected = self.anchors.get((anchor, name))
+            if expected is not None and not torch.equal(weights, expected):
+                frame = int((weights - expected).abs().amax(dim=1).argmax())
+                problems.append(f"not synchronised: clip {key}: its emotion_curve differs from anchor {anchor}'s "
+                                f"curve {name!r} (first at frame {frame})")
 
 
 def _guard(problems: list[str], who: str, check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -245,7 +273,8 @@ def _check_identity(root: Path, entry: dict[str, Any], bad: set[str], problems: 
         _guard(problems, who, identity_betas, root, entry)
 
 
-def _check_anchor(root: Path, entry: dict[str, Any], emotions: list[str], bad: set[str], problems: list[str]) -> None:
+def _check_anchor(root: Path, entry: dict[str, Any], emotions: list[str], bad: set[str], problems: list[str],
+                  curves: _Curves) -> None:
     who, d = f"anchor {entry['id']}", entry["dir"]
     if f"{d}/{ANCHOR_JSON}" not in bad:
         record = _guard(problems, who, anchor_record, root, entry)
@@ -257,7 +286,11 @@ def _check_anchor(root: Path, entry: dict[str, Any], emotions: list[str], bad: s
             stamps = _guard(problems, who, anchor_timestamps, root, entry, record)
             if stamps is not None and timestamps_digest(stamps) != entry["timestamps_sha256"]:
                 problems.append(f"{who}: timestamps in {d}/{ANCHOR_JSON} do not match the manifest")
-    for emotion in emotions:
+            for name in curves.names:
+                weights = _guard(problems, who, anchor_emotion_curve, root, entry, name, curves.num_emotions, record)
+                if weights is not None:
+                    curves.anchors[(entry["id"], name)] = weights
+    for emotion in (*emotions, *curves.names):
         rel = f"{d}/{anchor_emotion_file(emotion)}"
         if rel in bad:
             continue
@@ -275,6 +308,7 @@ def _check_clip(
     check_frames: bool,
     timestamps: dict[str, list[float]],
     problems: list[str],
+    curves: _Curves,
 ) -> None:
     who, d = f"clip {clip['key']}", clip["dir"]
     if f"{d}/{CLIP_JSON}" not in bad:
@@ -288,6 +322,12 @@ def _check_clip(
                 if timestamps_digest(stamps) != clip["timestamps_sha256"]:
                     problems.append(f"{who}: timestamps in {d}/{CLIP_JSON} do not match the manifest's digest")
                 timestamps[clip["key"]] = stamps.tolist()
+            if clip["emotion"] in curves.names:
+                weights = _guard(problems, who, clip_emotion_curve, root, clip, curves.num_emotions, record)
+                if weights is not None:
+                    curves.clips[clip["key"]] = (clip["anchor"], clip["emotion"], weights)
+            elif "emotion_curve" in record:
+                problems.append(f"{who}: {d}/{CLIP_JSON} has an emotion_curve but {clip['emotion']!r} is not a curve clip")
     for name, gt in ((TRACKED_FLAME, False), (GROUND_TRUTH_FLAME, True)):
         if (gt and not clip["has_ground_truth"]) or f"{d}/{name}" in bad:
             continue

@@ -108,12 +108,16 @@ def write_identity(
 
 
 def write_anchor(
-    root: Path, anchor: AnchorClip, source_fps: float, vocabulary: Vocabulary, tag: str
+    root: Path, anchor: AnchorClip, source_fps: float, vocabulary: Vocabulary, tag: str,
+    curve_names: tuple[str, ...] = (),
 ) -> tuple[dict[str, Any], int]:
-    """Write ``anchors/<id>/`` (the anchor at the dataset's frame rate); its manifest entry and bytes written."""
+    """Write ``anchors/<id>/`` (the anchor at the dataset's frame rate, with its curves ``curve_names``);
+    its manifest entry and bytes written."""
     files: dict[str, bytes] = {
         anchor_emotion_file(emotion): flame_to_bytes(anchor.emotions[emotion]) for emotion in vocabulary.names
     }
+    for name in curve_names:
+        files[anchor_emotion_file(name)] = flame_to_bytes(anchor.curves[name].flame)
     info = {
         "anchor_id": anchor.anchor_id,
         "fps": anchor.fps,
@@ -124,6 +128,9 @@ def write_anchor(
         "cameras": anchor.cameras.to_json(),
         "meta": anchor.meta,
     }
+    if curve_names:  # absent without curves: those anchors keep their bytes
+        info["curves"] = {name: {"flame": anchor_emotion_file(name), "emotion_curve": anchor.curves[name].weights.tolist()}
+                          for name in curve_names}
     entry = {
         "id": anchor.anchor_id,
         "fps": anchor.fps,
@@ -159,10 +166,12 @@ def write_clip(
     tracked: FlameSequence,
     ground_truth: FlameSequence | None,
     config: DatasetConfig,
+    emotion_curve: torch.Tensor | None = None,
 ) -> tuple[dict[str, Any], bytes]:
     """Write one complete clip atomically; returns its ``clip.json`` record and bytes.
 
-    ``frames`` uint8 ``[T, V, H, W, 3]``. Everything goes into a temporary sibling of ``final_dir``
+    ``frames`` uint8 ``[T, V, H, W, 3]``; ``emotion_curve`` the ``[T, K]`` weights of a curve clip
+    (recorded in ``clip.json``). Everything goes into a temporary sibling of ``final_dir``
     first; the rename is the commit point.
     """
     num_frames, num_views, height, width = (int(s) for s in frames.shape[:4])
@@ -208,6 +217,8 @@ def write_clip(
             "timestamps": anchor.timestamps.tolist(),
             "files": dict(sorted(files.items())),
         }
+        if emotion_curve is not None:
+            record["emotion_curve"] = emotion_curve.tolist()
         record_bytes = canonical_json(record)
         write_durable(tmp / CLIP_JSON, record_bytes)
         fsync_dir(tmp)

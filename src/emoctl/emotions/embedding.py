@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from emoctl.errors import ShapeError
+from emoctl.errors import ConfigError, ShapeError
 
 
 class EmotionEmbedding(nn.Module):
@@ -20,7 +20,7 @@ class EmotionEmbedding(nn.Module):
     def __init__(self, num_emotions: int, dim: int = 256):
         super().__init__()
         if num_emotions < 2:
-            raise ValueError(f"num_emotions must be >= 2 (neutral plus one emotion), got {num_emotions}")
+            raise ConfigError(f"num_emotions must be >= 2 (neutral plus one emotion), got {num_emotions}")
         self.num_emotions = num_emotions
         self.dim = dim
         self.table = nn.Parameter(torch.randn(num_emotions - 1, dim))
@@ -48,7 +48,7 @@ class EmotionTokens(nn.Module):
     def __init__(self, in_dim: int, num_tokens: int, out_dim: int):
         super().__init__()
         if num_tokens < 1:
-            raise ValueError(f"num_tokens must be >= 1, got {num_tokens}")
+            raise ConfigError(f"num_tokens must be >= 1, got {num_tokens}")
         self.num_tokens = num_tokens
         self.position = nn.Parameter(torch.randn(num_tokens, in_dim) * 0.02)
         self.proj = nn.Sequential(nn.Linear(in_dim, out_dim), nn.GELU(), nn.Linear(out_dim, out_dim))

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from emoctl.emotions.embedding import EmotionTokens
-from emoctl.errors import NonFiniteError, ShapeError
+from emoctl.errors import ConfigError, NonFiniteError, ShapeError
 from emoctl.flame_schema import FLAME_SCHEMA, JAW_DIM
 
 
@@ -99,7 +99,7 @@ class GeometryModulator(nn.Module):
     ):
         super().__init__()
         if dim % heads:
-            raise ValueError(f"dim ({dim}) must be divisible by heads ({heads})")
+            raise ConfigError(f"dim ({dim}) must be divisible by heads ({heads})")
         self.emotion_dim = emotion_dim
         self.param_dim = expression_dim + JAW_DIM
         self.dim = dim

@@ -19,6 +19,7 @@ from emoctl.synthetic.anchors import anchor_intensities, make_anchor, make_ancho
 from emoctl.synthetic.avatar import GaussianHead, RenderSettings, scale_rig
 from emoctl.synthetic.cameras import camera_rig, default_rig
 from emoctl.synthetic.cues import CUES, cue_fields, groove_depth
+from emoctl.synthetic.emotion_curves import EmotionCurve, Transition, sample_curve
 from emoctl.synthetic.emotion_model import CUE_WEIGHTS, STATIC_OFFSETS, EmotionModel, SpeakerStyle
 from emoctl.synthetic.head import synthetic_head
 from emoctl.synthetic.head_model import EXPRESSION_REGIONS, LANDMARK_NAMES, REGION_NAMES, SEMANTIC_EXPRESSIONS, SHAPE_COMPONENTS
@@ -48,6 +49,7 @@ __all__ = [
     "STATIC_OFFSETS",
     "VISEMES",
     "Articulation",
+    "EmotionCurve",
     "EmotionModel",
     "GaussianHead",
     "GeometrySequences",
@@ -62,6 +64,7 @@ __all__ = [
     "SyntheticReenactor",
     "SyntheticFLAME",
     "SyntheticWorld",
+    "Transition",
     "anchor_frames_for",
     "anchor_intensities",
     "build_recipe",
@@ -78,6 +81,7 @@ __all__ = [
     "make_synthetic_flame",
     "recipe",
     "sample_betas",
+    "sample_curve",
     "sample_traits",
     "scale_rig",
     "still_articulation",

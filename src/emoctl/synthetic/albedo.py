@@ -2,9 +2,11 @@
 
 Layers, each a deterministic function of the head's rest geometry and the identity's
 :class:`~emoctl.synthetic.traits.IdentityTraits` (random parts from ``traits.seed``):
-skin tone with low-frequency variation and warmer cheeks, nose and ears; lips; brows (colour,
-thickness); a hair cap with the identity's hairline; freckles and blemishes; eyes (sclera, iris,
-pupil); a dark mouth interior.
+skin tone with low-frequency variation and warmer cheeks, nose and ears; the red of the lips; brows
+(colour, thickness); a hair cap with the identity's hairline; freckles
+and blemishes; eyes (sclera, iris with a darker rim, pupil, dark lash lines on the lid margins); a
+dark mouth cavity, teeth (ivory, darker between teeth and towards the gums, yellowing with age) and
+a tongue.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ from emoctl.synthetic.traits import IdentityTraits
 
 _SCLERA = np.array([0.93, 0.91, 0.88])
 _PUPIL = np.array([0.03, 0.03, 0.03])
-_MOUTH = np.array([0.32, 0.08, 0.08])
+_MOUTH = np.array([0.36, 0.09, 0.09])  # the cavity (unlit: its inside faces away from the lights)
+_TEETH = np.array([0.92, 0.89, 0.80])
+_TONGUE = np.array([0.72, 0.34, 0.36])
+_LASHES = np.array([0.07, 0.05, 0.05])
 
 
 def _mix(base: np.ndarray, mask: np.ndarray, colour: np.ndarray) -> np.ndarray:
@@ -68,7 +73,7 @@ def identity_albedo_numpy(frame: FaceFrame, traits: IdentityTraits) -> np.ndarra
     albedo = albedo * (1.0 - marks[:, None] * np.array([0.12, 0.3, 0.3]))
 
     # lips, brows, hair
-    lips = smoothstep(0.25, 0.75, R["lips"])
+    lips = R["vermilion"] if "vermilion" in R else smoothstep(0.25, 0.75, R["lips"])
     albedo = _mix(albedo, lips, np.asarray(traits.lip_rgb))
     brow_cut = 0.85 - 0.3 * traits.brow_thickness  # thicker brows: a lower threshold on the soft mask
     brows = smoothstep(brow_cut - 0.08, brow_cut + 0.08, R["brows"]) * (1.0 - 0.3 * np.clip(traits.age_factor - 0.6, 0, 1))
@@ -78,13 +83,19 @@ def identity_albedo_numpy(frame: FaceFrame, traits: IdentityTraits) -> np.ndarra
     strands = 1.0 + 0.12 * np.sin(700.0 * x + 40.0 * rng.uniform(0.5, 1.5) * y) + 0.06 * tone_noise
     albedo = _mix(albedo, hair, np.asarray(traits.hair_rgb)[None] * strands[:, None])
 
-    # eyes and mouth
+    # eyes (a darker ring at the iris's edge, dark lash lines on the lid margins) and mouth
     eyes = R["eyeballs"]
     albedo = _mix(albedo, eyes, _SCLERA)
-    albedo = _mix(albedo, R["iris"], np.asarray(traits.iris_rgb))
+    iris = R["iris"]
+    albedo = _mix(albedo, iris, np.asarray(traits.iris_rgb) * (1.0 - 0.45 * (4.0 * iris * (1.0 - iris)))[:, None])
     albedo = _mix(albedo, R["pupil"], _PUPIL)
-    depth = smoothstep(0.09, 0.06, frame.z)  # the pouch darkens towards the back
-    mouth = _MOUTH[None] * (1.0 - 0.6 * depth[:, None])
-    albedo = _mix(albedo, R["mouth_interior"], mouth)
+    if "lash_line" in R:
+        albedo = _mix(albedo, 0.9 * R["lash_line"], _LASHES)
+    albedo = _mix(albedo, R["mouth_interior"], _MOUTH)
+    if "teeth" in R:
+        ageing = 0.12 * traits.age_factor  # teeth yellow and darken with age
+        teeth = _TEETH * np.array([1.0 - 0.5 * ageing, 1.0 - ageing, 1.0 - 2.0 * ageing])
+        albedo = _mix(albedo, (R["teeth"] > 0) * 1.0, teeth[None] * R["teeth"][:, None] + _MOUTH[None] * (1.0 - R["teeth"][:, None]))
+        albedo = _mix(albedo, R["tongue"], _TONGUE)
     return np.clip(albedo, 0.0, 1.0)
 

@@ -9,6 +9,12 @@ head motion and gaze are the same arrays for every emotion, so all emotions are
 frame-synchronised: same frame count, same timestamps, same phoneme timing; only the emotion's
 offset and coupling differ. ``meta`` records the sentence, the viseme segments, the blinks, the
 speaker's gains and the per-emotion intensities (the reenactor scales appearance cues by them).
+
+With ``curves=n``, the anchor also carries ``n`` performances of the same sentence whose emotion
+changes over the clip (``AnchorClip.curves``: ``curve-0`` ...; curves drawn by
+:func:`~emoctl.synthetic.emotion_curves.sample_curve` from the anchor's seed, performed through
+:meth:`EmotionModel.apply_curve` with the same articulation and intensities; their definitions in
+``meta["curves"]``).
 """
 
 from __future__ import annotations
@@ -16,10 +22,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from emoctl.data import AnchorClip, CameraRig
+from emoctl.data import AnchorClip, AnchorCurve, CameraRig
+from emoctl.data.layout import curve_clip_names
 from emoctl.emotions import EMOTIONS
 from emoctl.errors import DataError
 from emoctl.synthetic.cameras import default_rig
+from emoctl.synthetic.emotion_curves import EmotionCurve, sample_curve
 from emoctl.synthetic.emotion_model import EmotionModel, SpeakerStyle
 from emoctl.synthetic.identities import sample_betas
 from emoctl.synthetic.speech import Articulation, generate_speech
@@ -57,7 +65,7 @@ def _sequences(seed: int, articulation: Articulation, emotion_model: EmotionMode
                intensities: dict[str, float], with_betas: bool = True) -> dict[str, dict[str, torch.Tensor]]:
     """:func:`anchor_sequences` for a given speaker ``style`` and ``intensities``."""
     model = emotion_model or EmotionModel()
-    betas = sample_betas(int(np.random.SeedSequence([int(seed), 0xB5]).generate_state(1)[0] >> 1)) if with_betas else None
+    betas = anchor_betas(seed) if with_betas else None
     out = {}
     for emotion in EMOTIONS:
         seq = model.apply(articulation, emotion, intensities[emotion], style=style)
@@ -67,19 +75,43 @@ def _sequences(seed: int, articulation: Articulation, emotion_model: EmotionMode
     return out
 
 
+def anchor_betas(seed: int) -> torch.Tensor:
+    """The anchor subject's shape ``[300]``."""
+    return sample_betas(int(np.random.SeedSequence([int(seed), 0xB5]).generate_state(1)[0] >> 1))
+
+
+def anchor_curves(seed: int, count: int, timestamps: torch.Tensor) -> dict[str, EmotionCurve]:
+    """The anchor's first ``count`` emotion curves (``curve-0`` ...), spanning its ``timestamps``."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise DataError(f"the number of emotion curves must be an int >= 0, got {count!r}")
+    t = torch.as_tensor(timestamps, dtype=torch.float64)
+    return {name: sample_curve(int(seed), j, float(t[0]), float(t[-1] - t[0]))
+            for j, name in enumerate(curve_clip_names(count))}
+
+
 def make_anchor(anchor_id: str, seed: int, duration_s: float | None = None, num_frames: int | None = None,
                 fps: float = 30.0, cameras: CameraRig | None = None, *, emotion_model: EmotionModel | None = None,
-                intensity_range: tuple[float, float] = (0.75, 1.25), head_motion: float = 1.0) -> AnchorClip:
+                intensity_range: tuple[float, float] = (0.75, 1.25), head_motion: float = 1.0,
+                curves: int = 0) -> AnchorClip:
     """One anchor with every emotion of :data:`~emoctl.emotions.EMOTIONS` (give ``duration_s`` or
-    ``num_frames``; default 4 s). ``cameras`` defaults to :func:`~emoctl.synthetic.cameras.default_rig`
-    (3 views: frontal and +-30 degrees of yaw, 512 x 512)."""
+    ``num_frames``; default 4 s) and ``curves`` emotion curves (see the module docstring).
+    ``cameras`` defaults to :func:`~emoctl.synthetic.cameras.default_rig` (3 views: frontal and +-30
+    degrees of yaw, 512 x 512)."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise DataError(f"anchor seed must be a non-negative int, got {seed!r}")
     if duration_s is None and num_frames is None:
         duration_s = 4.0
     articulation = anchor_articulation(int(seed), duration_s, num_frames, fps, head_motion)
     style, intensities = anchor_subject(int(seed), intensity_range)
-    emotions = _sequences(int(seed), articulation, emotion_model, style, intensities)
+    model = emotion_model or EmotionModel()
+    emotions = _sequences(int(seed), articulation, model, style, intensities)
+    definitions = anchor_curves(int(seed), curves, articulation.timestamps)
+    performed = {}
+    for name, curve in definitions.items():
+        weights = curve.weights(articulation.timestamps)
+        sequence = model.apply_curve(articulation, weights, intensities, style=style)
+        sequence["betas"] = emotions[EMOTIONS[0]]["betas"].clone()
+        performed[name] = AnchorCurve(weights, sequence)
     meta = {
         "generator": "emoctl.synthetic",
         "seed": int(seed),
@@ -87,6 +119,8 @@ def make_anchor(anchor_id: str, seed: int, duration_s: float | None = None, num_
         "speaker": {"jaw_gain": style.jaw_gain, "lip_gain": style.lip_gain},
         "intensity": dict(intensities),
     }
+    if definitions:  # absent without curves: those anchors keep their bytes
+        meta["curves"] = {name: curve.to_json() for name, curve in definitions.items()}
     return AnchorClip(
         anchor_id=anchor_id,
         fps=float(fps),
@@ -94,6 +128,7 @@ def make_anchor(anchor_id: str, seed: int, duration_s: float | None = None, num_
         timestamps=articulation.timestamps.clone(),
         cameras=cameras if cameras is not None else default_rig(),
         meta=meta,
+        curves=performed,
     )
 
 

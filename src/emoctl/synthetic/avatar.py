@@ -1,6 +1,7 @@
 """Ground-truth rendering: (head model, betas, FLAME sequence, albedo) -> Gaussians -> images.
 
-One Gaussian per vertex of the (subdivided) synthetic head, eyeballs and mouth interior included:
+One Gaussian per vertex of the (subdivided) synthetic head, eyeballs and the mouth's inner parts
+(cavity, teeth, tongue) included:
 
 - means: the vertices posed by FLAME's LBS (``emoctl.flame.FLAME``) for each frame;
 - scales: isotropic, ``scale_factor`` x the mean length of the edges around the vertex in that
@@ -39,14 +40,16 @@ from emoctl.synthetic.mesh_ops import mean_edge_length, vertex_normals
 class RenderSettings:
     """Everything about the Gaussians and the lighting that affects pixels (recorded in configs).
 
-    ``mouth_scale`` enlarges the mouth-interior Gaussians (they sit behind the lips and fill the
-    slit's corners when the lips stretch wide); ``light_key`` / ``light_fill``: world-space directions towards the lights (normalised here);
-    ``background``: RGB in [0, 1]; ``backface_cull``: facing cosine below which skin Gaussians
-    are dropped for a camera (``None``: never).
+    ``mouth_scale`` scales the Gaussians of the mouth's cavity, not those of the teeth or the tongue
+    (1: the cavity is wider than the widest smile, and larger Gaussians there, sorted by their
+    centres, would paint over the cheeks beside it); ``light_key`` / ``light_fill``: world-space
+    directions towards the lights (normalised here); ``background``: RGB in [0, 1];
+    ``backface_cull``: facing cosine below which skin Gaussians are dropped for a camera
+    (``None``: never).
     """
 
     scale_factor: float = 0.6
-    mouth_scale: float = 2.0
+    mouth_scale: float = 1.0
     max_scale: float = 0.012
     opacity: float = 0.99
     ambient: float = 0.3
@@ -60,6 +63,19 @@ class RenderSettings:
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in out.items()}
+
+
+def mouth_cavity(head: FlameModelData) -> Tensor | None:
+    """``[V]`` the mouth's cavity: the mouth interior without the teeth and the tongue (None when the
+    head has no ``mouth_interior`` region)."""
+    mouth = head.regions.get("mouth_interior")
+    if mouth is None:
+        return None
+    solid = torch.zeros_like(mouth)
+    for name in ("teeth", "tongue"):
+        if name in head.regions:
+            solid = torch.maximum(solid, (head.regions[name] > 0).to(mouth.dtype))
+    return mouth * (1.0 - solid)
 
 
 def scale_rig(rig: CameraRig, height: int, width: int) -> CameraRig:
@@ -87,10 +103,10 @@ class GaussianHead:
         skin = head.regions.get("skin")
         self.cullable = (skin > 0.5) if skin is not None else torch.ones(head.num_vertices, dtype=torch.bool)
         s = self.settings
-        mouth = head.regions.get("mouth_interior")
         self._scale_gain = torch.full((head.num_vertices,), s.scale_factor)
-        if mouth is not None:
-            self._scale_gain = self._scale_gain * (1.0 + (s.mouth_scale - 1.0) * mouth)
+        cavity = mouth_cavity(head)
+        if cavity is not None:
+            self._scale_gain = self._scale_gain * (1.0 + (s.mouth_scale - 1.0) * cavity)
         self._key = torch.tensor(s.light_key, dtype=torch.float32)
         self._key = self._key / self._key.norm()
         self._fill = torch.tensor(s.light_fill, dtype=torch.float32)

@@ -3,8 +3,10 @@
 :class:`EmotionModel` holds, for each emotion of :data:`emoctl.emotions.EMOTIONS`:
 
 (a) a **static offset** over the named expression components of the synthetic head
-    (``SEMANTIC_EXPRESSIONS``: ``lip_corner_pull``, ``brow_lower``, ...), plus a small fixed
-    loading on the unnamed tail components, as a real expression basis would have;
+    (``SEMANTIC_EXPRESSIONS``: one FACS action unit each) that builds the emotion's EMFACS
+    prototype at real-face magnitudes (:data:`STATIC_OFFSETS`, plus the silent jaw opening of
+    :data:`JAW_STATIC`), and a small fixed loading on the unnamed tail components, as a real
+    expression basis would have;
 (b) an **articulation coupling**: a non-linear function of the speech articulation of each
     frame (jaw opening ``a``, rounding ``r``, spreading ``s``, closure ``c``; see
     :mod:`emoctl.synthetic.speech`):
@@ -12,17 +14,18 @@
     ============  =========================================================================
     emotion       coupling (``k`` = intensity)
     ============  =========================================================================
-    happy         lip corners pulled and stretched more as the jaw opens (``+1.0 k a^1.5``),
-                  rounding reduced, cheeks rise with opening
+    happy         lips part (``0.10 k (1 - c)``), corners pulled more as the jaw opens
+                  (``+0.55 k a^1.5``), rounding reduced, cheeks rise with opening
     sad           jaw amplitude damped, more for wide openings (``a (1 - 0.3 k (0.5 + 0.5 a))``),
-                  rounding reduced, corners pulled down more when the mouth is closed
-    surprised     a baseline jaw opening (``0.14 k``) and wider openings (``x (1 + 0.3 k)``),
-                  lids open wider and the lower lip drops with opening
-    angry         lips pressed hard near closure (``k (0.6 + (1 - a)^2)``), large openings
-                  damped (``a (1 - 0.3 k a)``), upper lip raised on open unrounded vowels
-    disgusted     upper lip raised with opening (``k (0.8 + 0.9 a)``), jaw slightly damped
-    fearful       lips stretched more as the jaw opens (``k (0.7 + a^2)``), and a slight
-                  ~9 Hz tremor of the lips and jaw
+                  rounding reduced, corners pulled down and chin raised more when closed
+    surprised     a silent jaw drop (AU26, ``0.47 k (1 - c)``: released for m/b/p) and wider
+                  openings (``x (1 + 0.2 k)``), lids open wider and the lower lip drops
+    angry         lips pressed and tightened while closed, released as the jaw opens, large
+                  openings damped (``a (1 - 0.3 k a)``), upper lip raised (bared teeth) on
+                  open unrounded vowels
+    disgusted     upper lip raised with opening (``+0.5 k a``), jaw slightly damped
+    fearful       a silent jaw drop (``0.47 k (1 - c)``), lips stretched more as the jaw
+                  opens (``+0.5 k a^2``), and a slight ~9 Hz tremor of the lips and jaw
     ============  =========================================================================
 
     so the per-frame difference between two emotions of the same articulation is not a constant:
@@ -35,13 +38,16 @@
     backbones build one avatar per reference image, so appearance is per avatar, not per frame.
 
 The two ground-truth functions are :meth:`EmotionModel.apply` (articulation -> FLAME sequence)
-and :meth:`EmotionModel.appearance` (identity traits, emotion -> albedo change).
+and :meth:`EmotionModel.appearance` (identity traits, emotion -> albedo change);
+:meth:`EmotionModel.apply_curve` and :meth:`EmotionModel.appearance_curve` give them for an emotion
+that changes over the clip (per-frame weights ``[T, K]``, :mod:`emoctl.synthetic.emotion_curves`).
 """
 
 from __future__ import annotations
 
 import functools
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,11 +55,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from emoctl.data.types import as_emotion_curve
 from emoctl.emotions import EMOTIONS
 from emoctl.errors import ShapeError, UnknownEmotionError
 from emoctl.flame import NUM_EXPRESSION, FlameModelData
 from emoctl.synthetic.albedo import identity_albedo_numpy
 from emoctl.synthetic.cues import CUES, GROOVE_CUES, cue_fields
+from emoctl.synthetic.emotion_curves import blend_frames, emotion_intensity
 from emoctl.synthetic.face_frame import FaceFrame
 from emoctl.synthetic.head_model import SEMANTIC_EXPRESSIONS
 from emoctl.synthetic.speech import Articulation
@@ -61,21 +69,35 @@ from emoctl.synthetic.traits import IdentityTraits
 
 #: Jaw pitch (radians) at ``jaw_open = 1``.
 JAW_MAX = 0.30
+#: The widest jaw opening an emotion may reach, in ``jaw_open`` units (0.48 rad; openings above
+#: 1.2 saturate smoothly towards it).
+JAW_OPEN_LIMIT = 1.6
 _IDX = {name: i for i, name in enumerate(SEMANTIC_EXPRESSIONS)}
 _TAIL = NUM_EXPRESSION - len(SEMANTIC_EXPRESSIONS)
 
-#: (a) Static offsets over the named components, per emotion (intensity 1).
+#: (a) Static offsets over the named components, per emotion (intensity 1): the EMFACS prototypes
+#: (``# AU..`` the action units; magnitudes of the components in :mod:`~emoctl.synthetic.head_model.expressions`).
 STATIC_OFFSETS: dict[str, dict[str, float]] = {
     "neutral": {},
-    "happy": {"lip_corner_pull": 1.3, "cheek_raise": 1.0, "lid_tighten": 0.5, "eye_close": 0.1},
-    "sad": {"brow_inner_raise": 1.4, "lip_corner_depress": 1.0, "eye_close": 0.25, "brow_lower": 0.2},
-    "surprised": {"brow_inner_raise": 1.4, "brow_outer_raise": 1.5, "upper_lid_raise": 1.3},
-    "angry": {"brow_lower": 1.5, "lid_tighten": 0.8, "lip_press": 0.6, "upper_lid_raise": 0.3, "nose_wrinkle": 0.25},
-    "disgusted": {"nose_wrinkle": 1.3, "upper_lip_raise": 0.8, "brow_lower": 0.8, "lip_corner_depress": 0.5,
-                  "cheek_raise": 0.4, "lid_tighten": 0.4},
-    "fearful": {"brow_inner_raise": 1.3, "brow_outer_raise": 0.5, "upper_lid_raise": 1.2, "lip_stretch": 0.7,
-                "brow_lower": 0.3},
+    # AU6 + AU12 (Duchenne), AU25 (lips part: :data:`JAW_STATIC`, lower lip down a little)
+    "happy": {"lip_corner_pull": 1.2, "cheek_raise": 1.0, "lid_tighten": 0.25, "lower_lip_depress": 0.3},
+    # AU1 + AU4 (the oblique brow), AU15, AU17, heavy upper lids
+    "sad": {"brow_inner_raise": 1.0, "brow_lower": 0.55, "lip_corner_depress": 1.0, "chin_raise": 0.8, "eye_close": 0.2},
+    # AU1 + AU2 + AU5, AU26 (:data:`JAW_STATIC`)
+    "surprised": {"brow_inner_raise": 1.0, "brow_outer_raise": 1.0, "upper_lid_raise": 1.0},
+    # AU4 + AU5 + AU7 + AU23 + AU24 (AU10 with bared teeth when the mouth opens: the coupling)
+    "angry": {"brow_lower": 1.3, "upper_lid_raise": 0.6, "lid_tighten": 0.8, "lip_tighten": 1.0, "lip_press": 0.8},
+    # AU9 + AU10 + AU15 + AU16 (AU4 a little: AU9 pulls the inner brows down with it)
+    "disgusted": {"nose_wrinkle": 1.0, "upper_lip_raise": 1.0, "lip_corner_depress": 0.5, "lower_lip_depress": 0.6,
+                  "brow_lower": 0.35, "cheek_raise": 0.35},
+    # AU1 + AU2 + AU4 + AU5 + AU7 + AU20, AU25/26 (:data:`JAW_STATIC`)
+    "fearful": {"brow_inner_raise": 1.0, "brow_outer_raise": 0.6, "brow_lower": 0.45, "upper_lid_raise": 1.1,
+                "lid_tighten": 0.4, "lip_stretch": 1.3, "lower_lip_depress": 0.3},
 }  # fmt: skip
+
+#: (a) The prototypes' jaw opening (AU25/AU26) when silent, in units of ``jaw_open`` (``JAW_MAX``
+#: radians each) at intensity 1; released during bilabial closures (the coupling, (b)).
+JAW_STATIC: dict[str, float] = {"happy": 0.10, "surprised": 0.47, "fearful": 0.47}
 
 #: (c) Cue weights per emotion (intensity 1); see :mod:`emoctl.synthetic.cues`.
 CUE_WEIGHTS: dict[str, dict[str, float]] = {
@@ -129,6 +151,13 @@ def _emotion_tail(emotion: str) -> np.ndarray:
         return np.zeros(_TAIL)
     rng = np.random.default_rng([zlib.crc32(emotion.encode("utf-8")), 0xE7])
     return rng.normal(0.0, 0.12, _TAIL) * (16.0 / (16.0 + np.arange(_TAIL))) ** 0.8
+
+
+def _soft_limit(jaw: np.ndarray, knee: float = 1.2) -> np.ndarray:
+    """The jaw opening, unchanged up to ``knee`` and saturating smoothly towards
+    :data:`JAW_OPEN_LIMIT` above it (strictly increasing, so the articulation's peaks stay peaks)."""
+    span = JAW_OPEN_LIMIT - knee
+    return np.where(jaw < knee, jaw, knee + span * np.tanh((jaw - knee) / span))
 
 
 @functools.lru_cache(maxsize=None)
@@ -191,11 +220,11 @@ class EmotionModel:
         # (b) speech itself, on the emotion-modulated jaw opening and rounding
         named["lip_pucker"] += 0.9 * lip * rnd
         named["lip_funnel"] += 0.55 * lip * rnd * jaw
-        named["lip_stretch"] += 0.55 * lip * s
-        named["lip_corner_pull"] += 0.12 * lip * s
-        named["lip_press"] += 0.6 * lip * c
-        named["lower_lip_depress"] += 0.35 * lip * jaw
-        named["upper_lip_raise"] += 0.1 * lip * jaw
+        named["lip_stretch"] += 0.5 * lip * s
+        named["lip_corner_pull"] += 0.09 * lip * s
+        named["lip_press"] += 0.4 * lip * c
+        named["lower_lip_depress"] += 0.2 * lip * jaw
+        named["upper_lip_raise"] += 0.06 * lip * jaw
         # (a) the static offset on the named components (before the blinks, which override the lids)
         static = _static_vector(emotion)
         for name in STATIC_OFFSETS[emotion]:
@@ -237,35 +266,40 @@ class EmotionModel:
         """(b) Emotion-specific, non-linear coupling to the articulation; returns the jaw opening and
         rounding the emotion produces and adds its articulation-dependent terms to ``named``."""
         jaw, rnd = a.copy(), r.copy()
+        # the prototype's silent opening (AU25/26), narrowing on wide vowels and released for m/b/p
+        base = k * JAW_STATIC.get(emotion, 0.0) * (1.0 - c)
         if emotion == "happy":
-            jaw = a * (1.0 + 0.1 * k)
+            jaw = base + a * (1.0 + 0.1 * k)
             rnd = r * (1.0 - 0.35 * k)
-            named["lip_corner_pull"] += 1.0 * k * a**1.5
-            named["lip_stretch"] += 0.5 * k * a
+            named["lip_corner_pull"] += 0.55 * k * a**1.5
+            named["lip_stretch"] += 0.4 * k * a
             named["cheek_raise"] += 0.3 * k * a
         elif emotion == "sad":
             jaw = a * (1.0 - 0.3 * k * (0.5 + 0.5 * a))
             rnd = r * (1.0 - 0.4 * k)
             named["lip_corner_depress"] += 0.4 * k * (1.0 - a) ** 2
+            named["chin_raise"] += 0.5 * k * ((1.0 - a) ** 2 - 1.0)  # the chin can only push while the mouth is closed
         elif emotion == "surprised":
-            jaw = 0.14 * k + a * (1.0 + 0.3 * k)
+            jaw = base + a * (1.0 + 0.2 * k)
             named["upper_lid_raise"] += 0.4 * k * a
             named["lower_lip_depress"] += 0.3 * k * a
             named["lip_funnel"] += 0.15 * k * a
         elif emotion == "angry":
             jaw = a * (1.0 - 0.3 * k * a)
             rnd = r * (1.0 - 0.2 * k)
-            named["lip_press"] += 1.0 * k * (1.0 - a) ** 2  # pressed hardest when closed
-            named["upper_lip_raise"] += 0.8 * k * a * (1.0 - r)
+            named["lip_press"] += 0.8 * k * ((1.0 - a) ** 2 - 1.0)  # pressed while closed, released as it opens
+            named["lip_tighten"] += 0.6 * k * ((1.0 - a) ** 2 - 1.0)
+            named["upper_lip_raise"] += 1.1 * k * a * (1.0 - r)  # AU10: teeth bared on open unrounded vowels
+            named["lower_lip_depress"] += 0.5 * k * a * (1.0 - r)
         elif emotion == "disgusted":
             jaw = a * (1.0 - 0.12 * k)
-            named["upper_lip_raise"] += 0.9 * k * a
+            named["upper_lip_raise"] += 0.5 * k * a
             named["nose_wrinkle"] += 0.2 * k * a
         elif emotion == "fearful":
             tremor = np.sin(2 * np.pi * 9.0 * t + 0.7) + 0.5 * np.sin(2 * np.pi * 13.0 * t + 2.1)
-            jaw = a * (1.0 + 0.1 * k) + 0.015 * k * tremor
-            named["lip_stretch"] += k * 1.0 * a**2 + 0.06 * k * tremor
-        return np.clip(jaw, 0.0, 1.6), np.clip(rnd, 0.0, 1.0)
+            jaw = base + a + 0.015 * k * tremor
+            named["lip_stretch"] += 0.5 * k * a**2 + 0.06 * k * tremor
+        return _soft_limit(np.clip(jaw, 0.0, None)), np.clip(rnd, 0.0, 1.0)
 
     # ------------------------------------------------------------------ appearance
     @property
@@ -317,7 +351,43 @@ class EmotionModel:
         out = base + (np.clip(out, 0.0, 1.0) - base) * skin
         return torch.from_numpy((out - base).astype(np.float32))
 
+    # ------------------------------------------------------------------ emotion curves
+    def apply_curve(self, articulation: Articulation, weights: Tensor, intensity: float | Mapping[str, float] = 1.0, *,
+                    style: SpeakerStyle | None = None) -> dict[str, Tensor]:
+        """:meth:`apply` with an emotion that changes per frame: ``weights [T, K]`` over :attr:`emotions`
+        (neutral first; rows non-negative and summing to one), ``intensity`` one number or
+        ``{emotion: intensity}``.
+
+        The ground truth: each frame's ``expr`` and ``jaw_pose`` are the weighted sum, with that frame's
+        weights, of the frames :meth:`apply` gives in each emotion at its intensity (static offset and
+        articulation coupling); head, neck and gaze pass through. A frame whose row is one-hot is
+        exactly that emotion's frame, so a constant curve gives the constant clip.
+        """
+        if not isinstance(articulation, Articulation):
+            raise ShapeError(f"apply_curve expects an emoctl.synthetic.Articulation, got {type(articulation).__name__}")
+        w = as_emotion_curve(weights, articulation.num_frames, len(self.emotions), "apply_curve: weights")
+        seqs = {k: self.apply(articulation, e, emotion_intensity(intensity, e), style=style)
+                for k, e in enumerate(self.emotions) if bool(w[:, k].any())}
+        out = dict(next(iter(seqs.values())))
+        for key in ("expr", "jaw_pose"):
+            out[key] = blend_frames(w, {k: seq[key] for k, seq in seqs.items()}, per_frame=True)
+        return out
+
+    def appearance_curve(self, identity_traits: IdentityTraits | dict[str, Any], weights: Tensor,
+                         intensity: float | Mapping[str, float] = 1.0, *, base_albedo: Tensor | None = None,
+                         fields: dict[str, np.ndarray] | None = None) -> Tensor:
+        """Per-frame albedo change ``[T, V, 3]`` (float32) for ``weights [T, K]`` (as :meth:`apply_curve`):
+        each frame's weighted sum of :meth:`appearance` in each emotion at its intensity, so wrinkles
+        and tints come and go with the curve. A one-hot row gives exactly that emotion's change."""
+        w = as_emotion_curve(weights, None, len(self.emotions), "appearance_curve: weights")
+        traits = IdentityTraits.from_json(identity_traits)
+        fields = fields if fields is not None else cue_fields(self.frame, traits)
+        changes = {k: self.appearance(traits, e, emotion_intensity(intensity, e), base_albedo=base_albedo, fields=fields)
+                   for k, e in enumerate(self.emotions) if bool(w[:, k].any())}
+        return blend_frames(w, changes, per_frame=False)
+
     def describe(self) -> dict[str, Any]:
         """JSON-able summary of the model (recorded in reenactor configs)."""
-        return {"version": 1, "jaw_max": JAW_MAX, "static": STATIC_OFFSETS, "cues": CUE_WEIGHTS, "groove_gain": GROOVE_GAIN,
+        return {"version": 2, "jaw_max": JAW_MAX, "jaw_static": JAW_STATIC, "jaw_open_limit": JAW_OPEN_LIMIT,
+                "static": STATIC_OFFSETS, "cues": CUE_WEIGHTS, "groove_gain": GROOVE_GAIN,
                 "cue_names": list(CUES)}

@@ -20,7 +20,7 @@ from emoctl.synthetic.cameras import camera_rig
 from emoctl.synthetic.world import SyntheticWorld
 
 
-def emotion_grid(identity_seeds: Sequence[int] = (153, 515), *, size: int = 176, anchor_seed: int = 11,
+def emotion_grid(identity_seeds: Sequence[int] = (21, 3, 11, 55), *, size: int = 256, anchor_seed: int = 11,
                  opening: float = 0.3, subdivide: int = 1, labels: bool = True) -> np.ndarray:
     """uint8 ``[H, W, 3]``: one row per identity seed, one column per emotion, all from the anchor
     frame whose jaw opening is nearest ``opening`` x its maximum; frontal camera, ``size`` pixels."""

@@ -11,6 +11,11 @@ For ``(identity, anchor, emotion)`` it
    (``anchor.meta["intensity"][emotion]``, 1 when absent), constant over the clip;
 3. renders every frame in every camera of the anchor's rig, rescaled to ``image_size``;
 
+``emotion`` may also name one of the anchor's emotion curves (``anchor.curves``, e.g. ``curve-0``):
+then the FLAME sequence is the curve's, and the cues follow the curve frame by frame
+(:meth:`~emoctl.synthetic.emotion_model.EmotionModel.appearance_curve`, each emotion at the anchor
+subject's intensity);
+
 and returns a :class:`~emoctl.data.ReenactedClip` whose ``flame`` is the exact ground truth
 (identity ``betas`` included). A baked-in emotion of the reference image is *not* carried over:
 the frames show the target emotion only.
@@ -36,7 +41,9 @@ from emoctl.synthetic.head_parts import SharedHeadParts
 from emoctl.synthetic.traits import IdentityTraits
 
 #: Version of what the reenactor draws; bump it when pixels change for the same inputs.
-RENDER_VERSION = 2  # 2: 8-bit quantisation by emoctl.media.to_uint8 (exact .5 ties round to even)
+RENDER_VERSION = 3  # 2: 8-bit quantisation by emoctl.media.to_uint8 (exact .5 ties round to even);
+# 3: world v2 (EMFACS prototypes at real-face magnitudes, AU17/AU23 bases, darker brows; teeth,
+# tongue, mouth cavity, eyes and lips at real-face proportions)
 
 
 class SyntheticReenactor(SharedHeadParts):
@@ -89,16 +96,21 @@ class SyntheticReenactor(SharedHeadParts):
         if not isinstance(anchor, AnchorClip):
             raise DataError(f"SyntheticReenactor.reenact: anchor must be an emoctl.data.AnchorClip, got {type(anchor).__name__}")
         who = f"identity {identity.identity_id!r}, anchor {anchor.anchor_id!r}"
-        if emotion not in anchor.emotions:
-            raise DataError(f"{who}: the anchor has no emotion {emotion!r} (it has {sorted(anchor.emotions)})")
+        if emotion not in anchor.emotions and emotion not in anchor.curves:
+            raise DataError(f"{who}: the anchor has no emotion or curve {emotion!r} (it has {sorted(anchor.emotions)} "
+                            f"and curves {sorted(anchor.curves)})")
         if identity.betas is None:
             raise DataError(f"{who}: the identity has no betas; the synthetic reenactor needs the identity's shape")
         traits = IdentityTraits.from_json(identity.traits)
-        sequence = anchor.emotions[emotion]
+        curve = anchor.curves.get(emotion) if emotion not in anchor.emotions else None
+        sequence = anchor.emotions[emotion] if curve is None else curve.flame
         flame = {k: sequence[k].clone() for k in FRAME_KEYS}
         flame["betas"] = identity.betas.clone()
-        intensity = self._anchor_intensity(anchor, emotion)
-        albedo = self.clip_albedo(traits, emotion, intensity)
+        if curve is None:
+            albedo = self.clip_albedo(traits, emotion, self._anchor_intensity(anchor, emotion))
+        else:
+            intensities = {e: self._anchor_intensity(anchor, e) for e in self.emotion_model.emotions}
+            albedo = self.curve_albedo(traits, curve.weights, intensities)
         rig = scale_rig(anchor.cameras, *self.image_size)
         frames = self.avatar.render(flame, identity.betas, albedo, rig, chunk_frames=self.chunk_frames)
         return ReenactedClip(frames=frames, cameras=rig, timestamps=anchor.timestamps.clone(), flame=flame)
@@ -112,8 +124,8 @@ class SyntheticReenactor(SharedHeadParts):
             raise DataError(f"anchor {anchor.anchor_id!r}: meta['intensity'][{emotion!r}] must be a number >= 0, got {value!r}")
         return float(value)
 
-    def clip_albedo(self, traits: IdentityTraits, emotion: str, intensity: float) -> torch.Tensor:
-        """``[V, 3]``: the identity's albedo plus the emotion's cues (albedo and cue fields cached per identity)."""
+    def _identity_parts(self, traits: IdentityTraits) -> tuple[torch.Tensor, dict[str, np.ndarray]]:
+        """The identity's albedo ``[V, 3]`` and cue fields (cached per identity)."""
         model = self.emotion_model
         cached = self._cache.get(traits)
         if cached is None:
@@ -122,5 +134,17 @@ class SyntheticReenactor(SharedHeadParts):
             while len(self._cache) > self.cache_identities:
                 self._cache.popitem(last=False)
         self._cache.move_to_end(traits)
-        base, fields = cached
-        return (base + model.appearance(traits, emotion, intensity, base_albedo=base, fields=fields)).clamp(0.0, 1.0)
+        return cached
+
+    def clip_albedo(self, traits: IdentityTraits, emotion: str, intensity: float) -> torch.Tensor:
+        """``[V, 3]``: the identity's albedo plus the emotion's cues (albedo and cue fields cached per identity)."""
+        base, fields = self._identity_parts(traits)
+        change = self.emotion_model.appearance(traits, emotion, intensity, base_albedo=base, fields=fields)
+        return (base + change).clamp(0.0, 1.0)
+
+    def curve_albedo(self, traits: IdentityTraits, weights: torch.Tensor, intensities: dict[str, float]) -> torch.Tensor:
+        """``[T, V, 3]``: the identity's albedo plus, in each frame, the cues of that frame's emotion weights
+        ``weights [T, K]`` (:meth:`EmotionModel.appearance_curve`)."""
+        base, fields = self._identity_parts(traits)
+        change = self.emotion_model.appearance_curve(traits, weights, intensities, base_albedo=base, fields=fields)
+        return (base + change).clamp(0.0, 1.0)

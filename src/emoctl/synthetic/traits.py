@@ -44,6 +44,16 @@ IRIS_PALETTE: tuple[tuple[float, float, float], ...] = (
 TRAITS_KIND = "emoctl-synthetic-identity"
 
 
+#: Brows are at most this fraction of the skin's luminance (grey brows on light skin, near-black ones
+#: on dark skin), so they stay visible as dark bands that move (and read in a grey 64 x 64 crop).
+BROW_CONTRAST = 0.3
+
+
+def luminance(rgb: np.ndarray) -> float:
+    """Luma (Rec. 601 weights) of an RGB ``[3]`` colour."""
+    return float(np.dot(np.asarray(rgb, dtype=float), (0.299, 0.587, 0.114)))
+
+
 def skin_colour(tone: float) -> np.ndarray:
     """RGB ``[3]`` of a skin tone in [0, 1] (0 lightest, 1 darkest) along :data:`SKIN_PALETTE`."""
     palette = np.asarray(SKIN_PALETTE)
@@ -129,6 +139,7 @@ class IdentityTraits:
             hair_index = len(HAIR_PALETTE) - 1  # grey
         hair = np.clip(np.asarray(HAIR_PALETTE[hair_index]) * rng.uniform(0.85, 1.15), 0.0, 1.0)
         brow = np.clip(0.5 * hair + 0.5 * np.asarray(HAIR_PALETTE[1]) * rng.uniform(0.7, 1.2), 0.0, 1.0)
+        brow = brow * min(1.0, BROW_CONTRAST * luminance(skin) / max(luminance(brow), 1e-6))  # darker than the skin
         iris = np.asarray(IRIS_PALETTE[int(rng.integers(0, len(IRIS_PALETTE)))]) * rng.uniform(0.85, 1.15)
         receding = 0.02 * max(age - 40.0, 0.0) / 40.0 * rng.random()
         return cls(

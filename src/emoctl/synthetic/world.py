@@ -85,12 +85,14 @@ class SyntheticWorld(SharedHeadParts):
                 for i in range(_start(start), start + _positive_int(n, "n"))]
 
     def anchors(self, n: int, *, duration_s: float | None = None, num_frames: int | None = None, fps: float = ANCHOR_FPS,
-                views: int = 3, image_size: int | tuple[int, int] = 512, start: int = 0) -> list[AnchorClip]:
-        """Anchors ``start .. start + n - 1`` (ids ``anchor-000`` ...) with every emotion, ``views`` cameras
-        (frontal and +-30 degrees)."""
+                views: int = 3, image_size: int | tuple[int, int] = 512, curves: int = 0,
+                start: int = 0) -> list[AnchorClip]:
+        """Anchors ``start .. start + n - 1`` (ids ``anchor-000`` ...) with every emotion and ``curves``
+        emotion curves, ``views`` cameras (frontal and +-30 degrees)."""
         rig = default_rig(views, image_size)
         return [
-            make_anchor(anchor_id(j), anchor_seed(self.seed, j), duration_s, num_frames, fps, rig, emotion_model=self.emotion_model)
+            make_anchor(anchor_id(j), anchor_seed(self.seed, j), duration_s, num_frames, fps, rig, emotion_model=self.emotion_model,
+                        curves=curves)
             for j in range(_start(start), start + _positive_int(n, "n"))
         ]
 
@@ -100,7 +102,8 @@ class SyntheticWorld(SharedHeadParts):
                                   avatar=self.avatar, emotion_model=self.emotion_model)
 
 
-def _config(config: DatasetConfig | str, frames: int | None, image_size: int | tuple[int, int] | None) -> DatasetConfig:
+def _config(config: DatasetConfig | str, frames: int | None, image_size: int | tuple[int, int] | None,
+            curve_clips: int | None = None) -> DatasetConfig:
     if isinstance(config, str):
         presets = {"appearance": DatasetConfig.appearance, "geometry": DatasetConfig.geometry}
         if config not in presets:
@@ -113,6 +116,8 @@ def _config(config: DatasetConfig | str, frames: int | None, image_size: int | t
         changes["max_frames"] = _positive_int(frames, "frames")
     if image_size is not None:
         changes["image_size"] = image_size
+    if curve_clips is not None:
+        changes["curve_clips"] = curve_clips
     return replace(config, **changes) if changes else config
 
 
@@ -138,6 +143,7 @@ def build_synthetic_dataset(
     subdivide: int = 1,
     baked_fraction: float = 0.3,
     chunk_frames: int = 8,
+    curve_clips: int | None = None,
     identity_start: int = 0,
     anchor_start: int = 0,
     world: SyntheticWorld | None = None,
@@ -153,10 +159,12 @@ def build_synthetic_dataset(
     splits, as the recipes of :mod:`emoctl.synthetic.recipes` do). The tracker is a
     :class:`~emoctl.data.PassThroughTracker` (ground truth plus ``tracker_noise``). ``shard=(i, n)``
     builds part ``i`` of ``n``; every shard process regenerates the same world from ``seed``.
+    ``curve_clips`` (overrides the config's): clips per (identity, anchor) whose emotion changes over
+    the clip, from the anchors' emotion curves.
     ``world``: a :class:`SyntheticWorld` to reuse between builds (its seed, head and settings then
     replace ``seed``, ``head_seed``, ``subdivide`` and ``baked_fraction``).
     """
-    cfg = _config(config, frames, image_size)
+    cfg = _config(config, frames, image_size, curve_clips)
     _positive_int(identities, "identities")
     _positive_int(anchors, "anchors")
     _positive_int(views, "views")
@@ -168,7 +176,7 @@ def build_synthetic_dataset(
         raise DataError(f"world must be a SyntheticWorld, got {type(world).__name__}")
     clip_frames = cfg.max_frames if cfg.max_frames is not None else 16
     anchor_list = world.anchors(anchors, num_frames=anchor_frames_for(clip_frames, cfg.fps), views=views,
-                                image_size=cfg.image_size, start=anchor_start)
+                                image_size=cfg.image_size, curves=cfg.curve_clips, start=anchor_start)
     identity_list = world.identities(identities, image_size=cfg.image_size, start=identity_start)
     return build_dataset(
         anchor_list,

@@ -1,9 +1,10 @@
-"""Blendshape bases of the synthetic head: 300 shape, 100 expression, and pose correctives.
+"""Blendshape bases of the synthetic head: 300 shape components and the pose correctives, and
+the per-vertex context (:class:`FieldContext`) every field is written with (the 100 expression
+components are in :mod:`~emoctl.synthetic.head_model.expressions`).
 
 All fields are displacements in metres per unit coefficient, ``[V, 3]``, left/right symmetric
-(or antisymmetric for some random tail components). Expression fields act on the skin only;
-eyeballs and the mouth pouch follow them through skinning. Shape fields move the eyeballs and
-the pouch rigidly with the skin around them, so eyes stay in their fissures.
+(or antisymmetric for some random tail components). Shape fields move the eyeballs and the pouch
+rigidly with the skin around them, so eyes stay in their fissures.
 """
 
 from __future__ import annotations
@@ -14,33 +15,6 @@ from emoctl.synthetic.head_model.fields import Anchors, Frames, blob, fissure_wi
 from emoctl.synthetic.head_model.mesh import PART_EYE_LEFT, PART_EYE_RIGHT, PART_MOUTH, PART_SKIN, HeadMesh, abs_azimuth
 from emoctl.synthetic.head_model.surface import gauss, smoothstep
 
-#: The named expression components, in order (indices 0..15); the rest are ``component_16`` ...
-SEMANTIC_EXPRESSIONS: tuple[str, ...] = (
-    "lip_corner_pull", "lip_corner_depress", "lip_stretch", "lip_press", "lip_pucker", "lip_funnel",
-    "upper_lip_raise", "lower_lip_depress", "cheek_raise", "nose_wrinkle", "brow_inner_raise",
-    "brow_outer_raise", "brow_lower", "upper_lid_raise", "lid_tighten", "eye_close",
-)  # fmt: skip
-
-#: Where each named expression acts (region masks of the synthetic head).
-EXPRESSION_REGIONS: dict[str, tuple[str, ...]] = {
-    "lip_corner_pull": ("mouth_corners", "lips", "cheeks", "nasolabial"),
-    "lip_corner_depress": ("mouth_corners", "lips", "chin"),
-    "lip_stretch": ("mouth_corners", "lips", "nasolabial"),
-    "lip_press": ("lips",),
-    "lip_pucker": ("lips", "mouth_corners"),
-    "lip_funnel": ("lips", "mouth_corners"),
-    "upper_lip_raise": ("lips", "nasolabial", "nose"),
-    "lower_lip_depress": ("lips", "chin"),
-    "cheek_raise": ("cheeks", "eyelids", "nasolabial"),
-    "nose_wrinkle": ("nose", "glabella"),
-    "brow_inner_raise": ("brows", "glabella", "forehead"),
-    "brow_outer_raise": ("brows", "forehead", "eye_corners"),
-    "brow_lower": ("brows", "glabella"),
-    "upper_lid_raise": ("eyelids",),
-    "lid_tighten": ("eyelids", "eye_corners"),
-    "eye_close": ("eyelids",),
-}
-
 #: The named (interpretable) shape components, in order (indices 0..19).
 SHAPE_COMPONENTS: tuple[str, ...] = (
     "head_width", "head_length", "skull_height", "face_length", "jaw_width", "nose_size", "nose_length",
@@ -49,8 +23,8 @@ SHAPE_COMPONENTS: tuple[str, ...] = (
 )  # fmt: skip
 
 
-class _Ctx:
-    """Per-vertex quantities the fields are written with."""
+class FieldContext:
+    """Per-vertex quantities the blendshape fields (shape, expression, pose) are written with."""
 
     def __init__(self, mesh: HeadMesh, frames: Frames, anchors: Anchors):
         self.mesh, self.f, self.A, self.L = mesh, frames, anchors, mesh.layout
@@ -87,102 +61,8 @@ class _Ctx:
         return np.maximum(self.in_mouth, 1.0 - np.exp(-((self.below_mouth / 0.003) ** 2)))
 
 
-def semantic_expressions(mesh: HeadMesh, frames: Frames, anchors: Anchors, regions: dict[str, np.ndarray]) -> np.ndarray:
-    """``[16, V, 3]``: the named expression components, in :data:`SEMANTIC_EXPRESSIONS` order.
-
-    Each field is gated by its regions (:data:`EXPRESSION_REGIONS`): it fades out where the
-    largest of those masks drops below 0.5, so the motion stays where the masks say it is.
-    """
-    c = _Ctx(mesh, frames, anchors)
-    L, corner, eye = c.L, c.corner, c.eye
-    mouth_side = mesh.mouth_side
-    fields: dict[str, np.ndarray] = {}
-    w = c.blob(corner[0], corner[1], 0.009, 0.008)
-    cheek_bulge = c.blob(corner[0] + 0.008, corner[1] + 0.010, 0.009, 0.008)
-    fields["lip_corner_pull"] = c.tangent(up=0.0042 * w, lateral=0.0032 * w, normal=0.0012 * cheek_bulge)
-    w = c.blob(corner[0], corner[1] - 0.002, 0.009, 0.009)
-    fields["lip_corner_depress"] = c.tangent(up=-0.0040 * w, lateral=0.0008 * w)
-    w = c.blob(corner[0], corner[1], 0.010, 0.008)
-    fields["lip_stretch"] = c.tangent(up=-0.0008 * w, lateral=0.0045 * w, normal=-0.0006 * w)
-    lips = smoothstep(1.2, 0.7, c.lip_q) * c.front
-    squeeze = mouth_side * 0.0015 * (1.0 - np.exp(-((c.below_mouth / 0.003) ** 2)))
-    fields["lip_press"] = c.tangent(up=lips * squeeze, normal=-0.0012 * lips)
-    wide = smoothstep(1.5, 0.8, c.lip_q) * c.front
-    inward = np.clip(np.abs(c.x) / corner[0], 0.0, 1.3)
-    fields["lip_pucker"] = c.tangent(normal=0.0045 * wide, lateral=-0.0060 * inward * wide)
-    flare = -mouth_side * c.in_mouth * 0.0022 * np.exp(-((c.below_mouth / 0.005) ** 2))
-    fields["lip_funnel"] = c.tangent(normal=0.0025 * wide, up=flare * wide)
-    cont = c.mouth_line_continuity()
-    alae = c.blob(L.alae_x, L.nose_base_y + 0.006, 0.005, 0.005)
-    upper = (mouth_side < 0) * c.blob(0.0, anchors.mouth_y + 0.007, 0.75 * corner[0], 0.008) * cont
-    fields["upper_lip_raise"] = c.tangent(up=0.0035 * upper + 0.0012 * alae, normal=0.0008 * upper)
-    lower = (mouth_side > 0) * c.blob(0.0, anchors.mouth_y - 0.008, 0.75 * corner[0], 0.009) * cont
-    fields["lower_lip_depress"] = c.tangent(up=-0.0035 * lower, normal=0.0010 * lower)
-    cheek = c.blob(L.cheek_x, eye[1] - 0.028, 0.013, 0.011)
-    lower_lid = c.below_eye_side * c.fissure * np.exp(-((c.below_eye / 0.006) ** 2))
-    fields["cheek_raise"] = c.tangent(up=0.0030 * cheek + 0.0012 * lower_lid, normal=0.0015 * cheek)
-    bridge = c.blob(0.007, L.nasion_y - 0.010, 0.006, 0.008)
-    fields["nose_wrinkle"] = c.tangent(up=0.0025 * bridge + 0.0015 * alae, normal=0.0008 * bridge)
-    keep_lids = smoothstep(eye[1] + 0.003, eye[1] + 0.011, c.y)
-    w = c.blob(c.inner[0] - 0.002, L.brow_y, 0.008, 0.0065) * keep_lids
-    fields["brow_inner_raise"] = c.tangent(up=0.0040 * w)
-    w = c.blob(c.outer[0] + 0.002, L.brow_y - 0.001, 0.009, 0.0065) * keep_lids
-    fields["brow_outer_raise"] = c.tangent(up=0.0040 * w)
-    w = c.blob(0.018, L.brow_y - 0.001, 0.012, 0.0065) * keep_lids
-    glabella = c.blob(0.0, L.brow_y - 0.003, 0.006, 0.007)
-    fields["brow_lower"] = c.tangent(up=-0.0030 * w, lateral=-0.0020 * w, normal=0.0012 * glabella)
-    upper_lid = c.above_eye * c.fissure * np.exp(-((c.below_eye / 0.008) ** 2))
-    fields["upper_lid_raise"] = c.tangent(up=0.0025 * upper_lid)
-    tight_upper = c.above_eye * c.fissure * np.exp(-((c.below_eye / 0.006) ** 2))
-    tight_lower = c.below_eye_side * c.fissure * np.exp(-((c.below_eye / 0.005) ** 2))
-    crow = c.blob(c.outer[0] + 0.009, c.outer[1], 0.0055, 0.0075)
-    fields["lid_tighten"] = c.tangent(up=0.0016 * tight_lower - 0.0008 * tight_upper, normal=0.0007 * crow)
-    fields["eye_close"] = _eye_close(mesh, c)
-    out = []
-    for name in SEMANTIC_EXPRESSIONS:
-        support = smoothstep(0.05, 0.5, np.max([regions[r] for r in EXPRESSION_REGIONS[name]], axis=0))
-        out.append(fields[name] * (c.skin * support)[:, None])
-    return np.stack(out)
-
-
-def _eye_close(mesh: HeadMesh, c: _Ctx) -> np.ndarray:
-    """Upper lid down onto the lower lid: the upper margin lands exactly on the lower margin."""
-    out = np.zeros_like(c.P)
-    gap = np.zeros((len(mesh.grid_phi), 3))
-    for upper, lower in mesh.lower_copy.items():
-        if mesh.row[upper] == mesh.eye_row:
-            gap[mesh.col[upper]] = c.P[lower] - c.P[upper]
-    cols = np.where(mesh.col >= 0, mesh.col, 0)
-    falloff = c.above_eye * np.exp(-((c.below_eye / 0.0085) ** 2))
-    out += gap[cols] * falloff[:, None]
-    bulge = falloff * (1.0 - np.exp(-((c.below_eye / 0.003) ** 2)))  # none at the margin: it lands exactly
-    out += c.tangent(normal=0.0006 * c.fissure * bulge)
-    return out
-
-
 def _mirror_x(v: np.ndarray) -> np.ndarray:
     return v * np.array([-1.0, 1.0, 1.0])
-
-
-def expression_tail(mesh: HeadMesh, frames: Frames, rng: np.random.Generator, count: int) -> np.ndarray:
-    """``[count, V, 3]`` smooth, localised random fields on the face, amplitude decaying with index
-    (like a PCA tail); each symmetric or antisymmetric under the left/right mirror."""
-    skin = mesh.part == PART_SKIN
-    P = mesh.points
-    candidates = np.where(skin & (P[:, 2] > 0.03) & (P[:, 1] > -0.09) & (P[:, 1] < 0.07))[0]
-    out = np.zeros((count, mesh.num_vertices, 3))
-    lateral = candidates[np.abs(P[candidates, 0]) > 0.015]  # antisymmetric fields need an off-midline centre
-    for k in range(count):
-        sign = 1.0 if rng.random() < 0.6 else -1.0
-        center = P[rng.choice(candidates if sign > 0 else lateral)]
-        sigma = rng.uniform(0.010, 0.028)
-        a = rng.standard_normal(3)
-        a /= np.linalg.norm(a)
-        amp = 0.0025 * (16.0 / (16.0 + k)) ** 0.6
-        for cx, s in ((center[0], 1.0), (-center[0], sign)):
-            w = gauss(np.linalg.norm(P - np.array([cx, center[1], center[2]]), axis=1), sigma) * skin
-            out[k] += s * amp * w[:, None] * (a[0] * frames.normal + a[1] * frames.up + a[2] * frames.lateral)
-    return out
 
 
 def _rigid_followers(mesh: HeadMesh, field: np.ndarray) -> np.ndarray:
@@ -199,7 +79,7 @@ def _rigid_followers(mesh: HeadMesh, field: np.ndarray) -> np.ndarray:
 
 def semantic_shapes(mesh: HeadMesh, frames: Frames, anchors: Anchors) -> np.ndarray:
     """``[20, V, 3]``: the interpretable shape components, in :data:`SHAPE_COMPONENTS` order."""
-    c = _Ctx(mesh, frames, anchors)
+    c = FieldContext(mesh, frames, anchors)
     L, P, x, y, z = c.L, c.P, c.x, c.y, c.z
     skin = c.skin[:, None]
     zero = np.zeros_like(P)
@@ -278,7 +158,7 @@ def shape_tail(mesh: HeadMesh, rng: np.random.Generator, count: int) -> np.ndarr
 
 def pose_correctives(mesh: HeadMesh, frames: Frames, anchors: Anchors) -> np.ndarray:
     """``[V, 3, 36]``: small jaw correctives (mouth corners drawn in as the mouth opens)."""
-    c = _Ctx(mesh, frames, anchors)
+    c = FieldContext(mesh, frames, anchors)
     posedirs = np.zeros((mesh.num_vertices, 3, 36))
     corners = c.blob(c.corner[0], c.corner[1], 0.008, 0.007)
     sin_feature = 9 * 1 + 3 * 2 + 1  # jaw joint (j = 2 -> block 1), (R - I)[2, 1] = sin(pitch)

@@ -7,14 +7,16 @@ subject's left at +x), so everything written against FLAME runs on it unchanged:
 
 - mesh: a warped latitude-longitude skin (skull, face, nose, brow ridge, cheeks, chin, simple
   ears, neck stub) with a mouth slit (closed at rest; the lower lip is skinned to the jaw, so the
-  lips part when the jaw opens) and two open eye fissures, a dark mouth-interior pouch behind the
-  lips, and two eyeball spheres skinned to the eye joints; UVs (skin atlas above, eyeball and
-  pouch tiles below);
+  lips part when the jaw opens) and two open eye fissures with real-face proportions, eyeballs
+  skinned to the eye joints, and behind the lips a dark mouth cavity, upper teeth (skinned to
+  the neck joint, i.e. the head), lower teeth and a tongue (skinned to the jaw); UVs (skin atlas
+  above, tiles for the inner parts below);
 - shape bases: 20 interpretable components (:data:`SHAPE_COMPONENTS`), then smooth random
   fields with decaying amplitude up to 300;
-- expression bases: 16 named, localised components (:data:`SEMANTIC_EXPRESSIONS`, a few mm per
-  unit, left/right symmetric; ``eye_close = 1`` shuts the lids), then localised random fields
-  ``component_16`` ... ``component_99``;
+- expression bases: 18 named, localised components, one FACS action unit each
+  (:data:`SEMANTIC_EXPRESSIONS`, :data:`~emoctl.synthetic.head_model.expressions.ACTION_UNITS`; a
+  marked real-face action of a few mm per unit, left/right symmetric; ``eye_close = 1`` shuts the
+  lids), then localised random fields ``component_18`` ... ``component_99``;
 - named landmarks (:data:`LANDMARK_NAMES`) and soft region masks (:data:`REGION_NAMES`).
 
 Deterministic: the same seed gives bit-identical tensors; seeds differ in the proportions of the
@@ -28,15 +30,8 @@ import torch
 
 from emoctl.errors import ShapeError
 from emoctl.flame.data import FLAME_PARENTS, NUM_EXPRESSION, NUM_SHAPE, FlameModelData, validate_model_data
-from emoctl.synthetic.head_model.bases import (
-    SEMANTIC_EXPRESSIONS,
-    SHAPE_COMPONENTS,
-    expression_tail,
-    pose_correctives,
-    semantic_expressions,
-    semantic_shapes,
-    shape_tail,
-)
+from emoctl.synthetic.head_model.bases import SHAPE_COMPONENTS, pose_correctives, semantic_shapes, shape_tail
+from emoctl.synthetic.head_model.expressions import SEMANTIC_EXPRESSIONS, expression_tail, semantic_expressions
 from emoctl.synthetic.head_model.fields import (
     LANDMARK_NAMES,
     REGION_NAMES,
@@ -58,7 +53,7 @@ _BASE_ROWS, _BASE_COLS = 58, 76
 class SyntheticFLAME:
     """Generator of a synthetic FLAME-compatible head: ``SyntheticFLAME(seed).build()``.
 
-    ``resolution`` scales the skin grid (1.0: 58 rows x 76 columns, about 4,900 vertices in all;
+    ``resolution`` scales the skin grid (1.0: 58 rows x 76 columns, about 5,000 vertices in all;
     0.75 to 2.0 allowed). ``variation`` scales how much the seed changes the proportions (0 gives
     the reference proportions for every seed; the random tails still follow the seed).
     After :meth:`build`, ``self.mesh`` holds the generator's bookkeeping (rows, columns, mirror
@@ -94,7 +89,7 @@ class SyntheticFLAME:
         shapes = np.concatenate([semantic_shapes(mesh, frames, anchors), shape_tail(mesh, rng_shape, NUM_SHAPE - len(SHAPE_COMPONENTS))])
         regions = region_masks(mesh, anchors, jaw_weight(mesh))
         exprs = np.concatenate(
-            [semantic_expressions(mesh, frames, anchors, regions), expression_tail(mesh, frames, rng_expr, NUM_EXPRESSION - len(SEMANTIC_EXPRESSIONS))]
+            [semantic_expressions(mesh, frames, anchors), expression_tail(mesh, frames, rng_expr, NUM_EXPRESSION - len(SEMANTIC_EXPRESSIONS))]
         )
         lmk_idx, lmk_bary = landmark_embedding(mesh, landmark_vertices(mesh, anchors))
 

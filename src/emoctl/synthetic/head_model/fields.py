@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from emoctl.synthetic.head_model.interior import PIECE_CAVITY, PIECE_LOWER_TEETH, PIECE_TONGUE, PIECE_UPPER_TEETH
 from emoctl.synthetic.head_model.mesh import (
     PART_EYE_LEFT,
     PART_EYE_RIGHT,
@@ -16,12 +17,16 @@ from emoctl.synthetic.head_model.mesh import (
     abs_azimuth,
     fissure_profile,
 )
-from emoctl.synthetic.head_model.surface import brow_arch, gauss, skin_points, smoothstep
+from emoctl.synthetic.head_model.surface import brow_arch, gauss, lip_taper, skin_points, smoothstep
 
-#: Region masks every synthetic head carries (soft, in [0, 1]).
+#: Region masks every synthetic head carries (soft, in [0, 1]). ``lips`` is the lip area the
+#: expressions act on (the red and the skin next to it), ``vermilion`` the red of the lips;
+#: ``lash_line`` the lid margins (upper 1, lower weaker); ``mouth_interior`` is everything inside
+#: the mouth (cavity, ``teeth``, ``tongue``); ``teeth`` is 1 on a tooth, lower between teeth.
 REGION_NAMES: tuple[str, ...] = (
     "forehead", "brows", "glabella", "eyelids", "eye_corners", "cheeks", "nose", "nasolabial", "lips",
     "mouth_corners", "chin", "jaw", "scalp", "ears", "neck", "eyeballs", "iris", "pupil", "mouth_interior", "skin",
+    "vermilion", "lash_line", "teeth", "tongue",
 )  # fmt: skip
 
 #: Named landmarks, in order (``_l`` is the subject's left, +x).
@@ -70,9 +75,16 @@ def compute_frames(mesh: HeadMesh) -> Frames:
     lateral[skin] = np.where(poles[:, None], 0.0, _unit(lat) * side[:, None])
     for pid in (PART_EYE_LEFT, PART_EYE_RIGHT, PART_MOUTH):
         idx = np.where(mesh.part == pid)[0]
-        center = 0.5 * (mesh.points[mesh.sphere_front_pole[pid]] + mesh.points[mesh.sphere_back_pole[pid]])
-        normal[idx] = _unit(mesh.points[idx] - center)
+        normal[idx] = _unit(mesh.points[idx] - part_center(mesh, pid))
     return Frames(normal=normal, up=up, lateral=lateral)
+
+
+def part_center(mesh: HeadMesh, pid: int) -> np.ndarray:
+    """Rest centre ``[3]`` of an eyeball (between its poles) or of the mouth's cavity."""
+    if pid == PART_MOUTH:
+        cavity = mesh.points[mesh.piece == PIECE_CAVITY]
+        return 0.5 * (cavity.min(axis=0) + cavity.max(axis=0))
+    return 0.5 * (mesh.points[mesh.sphere_front_pole[pid]] + mesh.points[mesh.sphere_back_pole[pid]])
 
 
 @dataclass
@@ -128,6 +140,25 @@ def lip_distance(P: np.ndarray, A: Anchors) -> np.ndarray:
     return np.hypot(x / (corner_x + 0.001), (y - A.mouth_y) / np.where(y > A.mouth_y, 0.0095, 0.0105))
 
 
+def vermilion(mesh: HeadMesh, A: Anchors) -> np.ndarray:
+    """``[V]`` the red of the lips in front coordinates: above and below the lip line (the slit's
+    rest height at each ``|x|``), ``upper_vermilion`` / ``lower_vermilion`` tall at the centre (a
+    slight Cupid's bow on the upper border), thinner towards the corners like the lips' relief
+    (:func:`~emoctl.synthetic.head_model.surface.lip_taper`), ending at them."""
+    P, L = mesh.points, mesh.layout
+    ax, y = np.abs(P[:, 0]), P[:, 1]
+    line = P[mesh.grid_index[mesh.mouth_row]]
+    order = np.argsort(np.abs(line[:, 0]))
+    line_y = np.interp(ax, np.abs(line[order, 0]), line[order, 1])
+    u = ax / P[A.mouth_corner, 0]
+    span, _ = lip_taper(u)
+    bow = 0.0005 * gauss(ax - 0.005, 0.004)
+    top, bottom = span * (L.upper_vermilion + bow), span * L.lower_vermilion
+    dy = y - line_y
+    red = np.where(dy >= 0, smoothstep(top + 0.0005, top - 0.0005, dy), smoothstep(bottom + 0.0005, bottom - 0.0005, -dy))
+    return red * smoothstep(1.03, 0.97, u) * (mesh.part == PART_SKIN)
+
+
 def blob(p: np.ndarray, cx: float, cy: float, sx: float, sy: float, mirrored: bool = True) -> np.ndarray:
     """Gaussian blob in front coordinates around (cx, cy) (and (-cx, cy) when ``mirrored``)."""
     x, y = p[:, 0], p[:, 1]
@@ -138,7 +169,8 @@ def blob(p: np.ndarray, cx: float, cy: float, sx: float, sy: float, mirrored: bo
 
 
 def jaw_weight(mesh: HeadMesh) -> np.ndarray:
-    """Share of the jaw joint per vertex: lower lip, chin and lower face, fading to the ears/neck."""
+    """Share of the jaw joint per vertex: lower lip, chin and lower face, fading to the ears/neck;
+    the lower teeth, the tongue and the cavity's lower half (the upper teeth: none)."""
     P, w = mesh.points, np.zeros(mesh.num_vertices)
     skin = mesh.part == PART_SKIN
     r = np.linalg.norm(P - mesh.layout.origin, axis=1)
@@ -154,9 +186,10 @@ def jaw_weight(mesh: HeadMesh) -> np.ndarray:
     low = smoothstep(-0.118, -0.088, P[:, 1])
     not_ears = smoothstep(0.002, 0.0003, mesh.ear_height)
     w[skin] = (split * front * low * not_ears)[skin]
-    mouth = mesh.part == PART_MOUTH
-    center_y = 0.5 * (P[mesh.sphere_front_pole[PART_MOUTH], 1] + P[mesh.sphere_back_pole[PART_MOUTH], 1])
-    w[mouth] = smoothstep(center_y + 0.004, center_y - 0.004, P[mouth, 1])
+    cavity = mesh.piece == PIECE_CAVITY  # its lower half opens with the jaw
+    center_y = part_center(mesh, PART_MOUTH)[1]
+    w[cavity] = smoothstep(center_y + 0.004, center_y - 0.004, P[cavity, 1])
+    w[np.isin(mesh.piece, (PIECE_LOWER_TEETH, PIECE_TONGUE))] = 1.0  # the upper teeth stay with the head
     return w
 
 
@@ -245,13 +278,20 @@ def region_masks(mesh: HeadMesh, A: Anchors, jaw: np.ndarray) -> dict[str, np.nd
     m["neck"] = smoothstep(neck_top + 0.008, neck_top - 0.008, y) * (1.0 - m["jaw"] * front)
     m["eyeballs"] = eyes
     polar = np.nan_to_num(mesh.sphere_polar)
-    iris_angle = 0.52
-    m["iris"] = eyes * smoothstep(iris_angle + 0.06, iris_angle - 0.06, polar)
-    m["pupil"] = eyes * smoothstep(0.24, 0.17, polar)
+    iris_angle, pupil_angle = np.arcsin(L.iris_radius / L.eyeball_radius), np.arcsin(L.pupil_radius / L.eyeball_radius)
+    m["iris"] = eyes * smoothstep(iris_angle + 0.04, iris_angle - 0.04, polar)
+    m["pupil"] = eyes * smoothstep(pupil_angle + 0.05, pupil_angle - 0.05, polar)
     m["mouth_interior"] = (mesh.part == PART_MOUTH).astype(float)
+    m["teeth"] = mesh.tooth_shade * np.isin(mesh.piece, (PIECE_UPPER_TEETH, PIECE_LOWER_TEETH))
+    m["tongue"] = (mesh.piece == PIECE_TONGUE).astype(float)
     m["skin"] = skin
+    m["vermilion"] = vermilion(mesh, A) * front
+    r = np.linalg.norm(P - L.origin, axis=1)
+    from_margin = r * (np.nan_to_num(mesh.grid_row_theta) - mesh.frame.theta_eye)  # grid distance from the lid margins
+    lids = fissure_profile(abs_azimuth(mesh.phi), mesh.frame.phi_eye_inner, mesh.frame.phi_eye_outer, 0.0) ** 0.25
+    m["lash_line"] = lids * np.exp(-((from_margin / 0.0012) ** 2)) * np.where(mesh.eye_side < 0, 1.0, 0.4) * (mesh.eye_side != 0)
     for name in REGION_NAMES:
-        if name not in ("eyeballs", "iris", "pupil", "mouth_interior", "skin"):
+        if name not in ("eyeballs", "iris", "pupil", "mouth_interior", "teeth", "tongue", "skin"):
             m[name] = m[name] * skin
     return {name: np.clip(m[name], 0.0, 1.0) for name in REGION_NAMES}
 

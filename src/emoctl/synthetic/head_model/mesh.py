@@ -1,5 +1,6 @@
 """The synthetic head's mesh: a warped latitude-longitude skin grid with a mouth slit and two eye
-fissures, eyeball spheres, and a mouth-interior pouch; faces, UVs and per-vertex bookkeeping.
+fissures, eyeballs, and the mouth's inner parts (cavity, teeth, tongue; see
+:mod:`~emoctl.synthetic.head_model.interior`); faces, UVs and per-vertex bookkeeping.
 
 Skin vertex ``(i, j)`` lies on row ``i`` (polar angle ``theta[i]``; the crown and the neck-bottom
 poles are separate vertices) and column ``j`` (azimuth ``phi[j]``, ``phi = 0`` is the face's
@@ -17,10 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from emoctl.synthetic.head_model.interior import PIECE_NONE, disc_uv, eyeball, mouth_pieces
 from emoctl.synthetic.head_model.surface import FeatureFrame, HeadLayout, base_radius, directions, skin_points
-from emoctl.synthetic.mesh_ops import uv_sphere
 
 PART_SKIN, PART_EYE_LEFT, PART_EYE_RIGHT, PART_MOUTH = 0, 1, 2, 3
+UPPER_SKEW, LOWER_SKEW = -0.25, 0.2  # the upper lid's highest point lies nasal of centre, the lower's lowest temporal
 
 
 @dataclass
@@ -51,12 +53,14 @@ class HeadMesh:
     eye_cols: tuple[int, int, int]  # left eye: columns of the inner canthus, centre, outer canthus
     grid_index: np.ndarray  # [R, C] vertex at each grid node (the upper copy on a slit)
     lower_copy: dict[int, int]  # upper-copy vertex -> lower-copy vertex along the slits
-    sphere_front_pole: dict[int, int]  # part -> vertex
+    sphere_front_pole: dict[int, int]  # eye part -> vertex
     sphere_back_pole: dict[int, int]
-    sphere_polar: np.ndarray  # angle from the sphere's front pole (eyes, pouch), NaN on skin
+    sphere_polar: np.ndarray  # angle from the eyeball's front pole, NaN elsewhere
     grid_row_theta: np.ndarray  # polar angle of the vertex's row before the fissures opened
     nose_height: np.ndarray  # nose bump height on the skin
     ear_height: np.ndarray  # ear bump height on the skin
+    piece: np.ndarray  # PIECE_* of the mouth's inner parts (cavity, teeth, tongue), PIECE_NONE elsewhere
+    tooth_shade: np.ndarray  # teeth: 1 on a tooth, lower between teeth and towards the gums; 1 elsewhere
 
     @property
     def num_vertices(self) -> int:
@@ -76,8 +80,20 @@ def _warped_samples(n: int, lo: float, hi: float, density) -> np.ndarray:
 
 
 def grid_angles(n_rows: int, n_cols: int) -> tuple[np.ndarray, np.ndarray]:
-    """Interior row angles ``[n_rows]`` (poles excluded) and mirror-symmetric columns ``[n_cols]``."""
-    theta = _warped_samples(n_rows + 1, 0.0, np.pi, lambda t: 0.32 + 1.15 * np.exp(-(((t - 1.57) / 0.80) ** 6)) + 0.45 * np.exp(-(((t - 2.55) / 0.3) ** 2)))[1:-1]
+    """Interior row angles ``[n_rows]`` (poles excluded) and mirror-symmetric columns ``[n_cols]``.
+
+    Rows are densest over the face, and denser still across the lips and the eye fissures (at the
+    reference proportions' mouth and eye heights), so the red of the lips and the lids have
+    several rows each."""
+    ref = HeadLayout()
+    t_mouth, t_eye = _bisect_theta(ref, 0.0, ref.mouth_y), _bisect_theta(ref, 0.35, ref.eye_y)
+
+    def row_density(t: np.ndarray) -> np.ndarray:
+        face = 0.27 + 1.15 * np.exp(-(((t - 1.57) / 0.80) ** 6)) + 0.35 * np.exp(-(((t - 2.55) / 0.3) ** 2))
+        forehead = 0.35 * np.exp(-(((t - 0.8) / 0.22) ** 2))
+        return face + forehead + 1.1 * np.exp(-(((t - t_mouth) / 0.09) ** 2)) + 0.5 * np.exp(-(((t - t_eye) / 0.10) ** 2))
+
+    theta = _warped_samples(n_rows + 1, 0.0, np.pi, row_density)[1:-1]
     half = _warped_samples(n_cols // 2, 0.0, np.pi, lambda p: 0.36 + 1.1 * np.exp(-((p / 0.8) ** 2)))
     phi = np.concatenate([half[:-1], [np.pi], -half[1:-1][::-1]])
     return theta, phi
@@ -112,19 +128,56 @@ def fissure_profile(phi: np.ndarray, inner: float, outer: float, skew: float) ->
     return np.clip(shaped / peak, 0.0, 1.0)
 
 
-def open_theta(theta: np.ndarray, phi: np.ndarray, eye_side: np.ndarray, frame: FeatureFrame, L: HeadLayout, r: float) -> np.ndarray:
-    """Rest-pose polar angles with the eye fissures pulled open (upper rows up, lower rows down)."""
+def open_theta(theta: np.ndarray, phi: np.ndarray, eye_side: np.ndarray, frame: FeatureFrame, r: float) -> np.ndarray:
+    """Rest-pose polar angles with the eye fissures pulled open (upper rows up by up to
+    ``frame.upper_opening``, lower rows down by up to ``frame.lower_opening``, metres along the skin)."""
     dist = r * np.abs(theta - frame.theta_eye)
-    up = L.upper_lid_opening * fissure_profile(phi, frame.phi_eye_inner, frame.phi_eye_outer, -0.25) * np.exp(-((dist / 0.0095) ** 2))
-    down = L.lower_lid_opening * fissure_profile(phi, frame.phi_eye_inner, frame.phi_eye_outer, 0.2) * np.exp(-((dist / 0.0065) ** 2))
+    up = frame.upper_opening * fissure_profile(phi, frame.phi_eye_inner, frame.phi_eye_outer, UPPER_SKEW) * np.exp(-((dist / 0.0095) ** 2))
+    down = frame.lower_opening * fissure_profile(phi, frame.phi_eye_inner, frame.phi_eye_outer, LOWER_SKEW) * np.exp(-((dist / 0.0065) ** 2))
     return theta - np.where(eye_side < 0, up, 0.0) / r + np.where(eye_side > 0, down, 0.0) / r
+
+
+def _solve(f, target: float, lo: float, hi: float) -> float:
+    """``x`` in ``[lo, hi]`` with ``f(x) = target`` for an increasing ``f`` (bisection)."""
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if f(mid) < target else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def _place_eyes(L: HeadLayout, frame: FeatureFrame, phi: np.ndarray) -> tuple[FeatureFrame, int]:
+    """Eyeballs centred between the canthi with the pupil at ``eye_y``, the front pole
+    ``eye_protrusion`` in front of the socket; then the lid openings that put the margins
+    ``lid_above_pupil`` above and ``lid_below_pupil`` below the pupil at the pupil's column (returned
+    with the frame)."""
+    t_eye = frame.theta_eye
+    canthi = skin_points(np.array([t_eye, t_eye]), np.array([frame.phi_eye_inner, frame.phi_eye_outer]), L, None).points
+    cx = float(canthi[:, 0].mean())
+    ph = _azimuth_of_x(L, t_eye, cx)
+    th = _bisect_theta(L, ph, L.eye_y)
+    ph = _azimuth_of_x(L, th, cx)
+    socket = skin_points(np.array([th]), np.array([ph]), L, None).points[0]
+    center = np.array([cx, L.eye_y, socket[2] + L.eye_protrusion - L.eyeball_radius])
+    frame = dataclasses.replace(frame, eye_centers=np.stack([center, center * np.array([-1.0, 1.0, 1.0])]))
+    r = float(np.linalg.norm(center - L.origin))
+    slit = np.where((phi > frame.phi_eye_inner) & (phi < frame.phi_eye_outer))[0]
+    j = int(slit[np.argmin(np.abs(phi[slit] - ph))])
+
+    def margin_y(opening: float, skew: float, sign: float) -> float:
+        t = t_eye + sign * opening * fissure_profile(phi[j : j + 1], frame.phi_eye_inner, frame.phi_eye_outer, skew) / r
+        return float(skin_points(t, phi[j : j + 1], L, frame).points[0, 1])
+
+    up = _solve(lambda o: margin_y(o, UPPER_SKEW, -1.0), L.eye_y + L.lid_above_pupil, 0.0, 0.02)
+    down = _solve(lambda o: -margin_y(o, LOWER_SKEW, 1.0), -(L.eye_y - L.lid_below_pupil), 0.0, 0.02)
+    return dataclasses.replace(frame, upper_opening=up, lower_opening=down), j
 
 
 def build_frame(L: HeadLayout, theta: np.ndarray, phi: np.ndarray) -> tuple[FeatureFrame, int, int, int, tuple[int, int, int]]:
     """Snap the mouth line and eye fissures to grid rows/columns and place the eyeballs.
 
     Rows and columns are chosen on the reference proportions (:class:`HeadLayout` defaults), so
-    every seed gives the same topology; the eyeballs are placed on the actual surface ``L``.
+    every seed gives the same topology; the eyeballs and the lid openings are placed on the
+    actual surface ``L``. The eye's centre column (``eye_cols[1]``) is the pupil's.
     """
     ref = HeadLayout()
     half_cols = np.where((phi >= 0) & (phi <= np.pi / 2))[0]
@@ -136,7 +189,6 @@ def build_frame(L: HeadLayout, theta: np.ndarray, phi: np.ndarray) -> tuple[Feat
     j_mc = nearest_col(_azimuth_of_x(ref, theta[mouth_row], ref.mouth_half_width))
     j_in = nearest_col(_azimuth_of_x(ref, t_eye, ref.eye_x - ref.fissure_half_width))
     j_out = nearest_col(_azimuth_of_x(ref, t_eye, ref.eye_x + ref.fissure_half_width))
-    j_c = nearest_col(0.5 * (phi[j_in] + phi[j_out]))
     if j_out - j_in < 4 or j_mc < 3:
         raise ValueError("synthetic head resolution too low for the eye fissure / mouth slit")
     provisional = FeatureFrame(
@@ -147,13 +199,7 @@ def build_frame(L: HeadLayout, theta: np.ndarray, phi: np.ndarray) -> tuple[Feat
         phi_eye_outer=float(phi[j_out]),
         eye_centers=np.zeros((2, 3)),
     )
-    # eyeball: its front pole sits `eye_protrusion` in front of the socket skin at the fissure centre
-    r_eye = float(np.linalg.norm(skin_points(np.array([t_eye]), np.array([phi[j_c]]), L, None).points[0] - L.origin))
-    mid_theta = t_eye + (L.lower_lid_opening - L.upper_lid_opening) / (2 * r_eye)
-    p = skin_points(np.array([mid_theta]), np.array([phi[j_c]]), L, None).points[0]
-    center = np.array([p[0], p[1], p[2] + L.eye_protrusion - L.eyeball_radius])
-    centers = np.stack([center, center * np.array([-1.0, 1.0, 1.0])])
-    frame = dataclasses.replace(provisional, eye_centers=centers)
+    frame, j_c = _place_eyes(L, provisional, phi)
     return frame, mouth_row, eye_row, j_mc, (j_in, j_c, j_out)
 
 
@@ -215,7 +261,7 @@ def _skin_vertices(L: HeadLayout, frame: FeatureFrame, theta: np.ndarray, phi: n
 
     mouth_side, eye_side = side(mouth_row, mouth_slit), side(eye_row, eye_slit)
     r_eye = float(np.linalg.norm(frame.eye_centers[0] - L.origin))
-    rest_theta = open_theta(grid_theta, v_phi, eye_side, frame, L, r_eye)
+    rest_theta = open_theta(grid_theta, v_phi, eye_side, frame, r_eye)
     rest_theta[[top, bottom]] = [0.0, np.pi]
     return _Skin(rest_theta, grid_theta, v_phi, v_row, v_col, mouth_side, eye_side, grid_index, below_index, lower_copy, top, bottom)
 
@@ -251,11 +297,16 @@ def _skin_faces(skin: _Skin) -> tuple[list, list, np.ndarray]:
     return faces, faces_uv, uvs
 
 
-def _sphere_tile_uv(unit: np.ndarray, angle: np.ndarray, u0: float) -> np.ndarray:
-    """Azimuthal-equidistant UVs around the front pole in the tile ``[u0, u0 + 1/3] x [0, 0.25]``."""
-    rho = angle / np.pi * 0.45
-    psi = np.arctan2(unit[:, 1], unit[:, 0])
-    return np.stack([u0 + 1 / 6 + rho * np.cos(psi) / 3, 0.25 * (0.5 + rho * np.sin(psi))], -1)
+def _tile_uv(uv: np.ndarray, tile: tuple[float, float, float, float]) -> np.ndarray:
+    """Local UVs ``[n, 2]`` in ``[0, 1]^2`` placed in the atlas rectangle ``(u0, u1, v0, v1)``."""
+    u0, u1, v0, v1 = tile
+    return np.stack([u0 + (u1 - u0) * (0.05 + 0.9 * uv[:, 0]), v0 + (v1 - v0) * (0.05 + 0.9 * uv[:, 1])], -1)
+
+
+def _mirror_by_position(points: np.ndarray) -> np.ndarray:
+    """For mirror-symmetric ``points [n, 3]``: the index of each point's mirror image (x -> -x)."""
+    flipped = points * np.array([-1.0, 1.0, 1.0])
+    return np.argmin(((flipped[:, None] - points[None]) ** 2).sum(-1), axis=1)
 
 
 def _skin_mirror(skin: _Skin) -> np.ndarray:
@@ -272,38 +323,45 @@ def _skin_mirror(skin: _Skin) -> np.ndarray:
 
 
 def build_head_mesh(L: HeadLayout, n_rows: int, n_cols: int) -> HeadMesh:
-    """Assemble skin grid (with slits), eyeballs and mouth pouch into one mesh."""
+    """Assemble skin grid (with slits), eyeballs and the mouth's inner parts into one mesh (UVs: the
+    skin atlas in ``v`` in [0.25, 1], tiles for the eyes and the mouth's parts below)."""
     theta, phi = grid_angles(n_rows, n_cols)
     frame, mouth_row, eye_row, j_mc, eye_cols = build_frame(L, theta, phi)
     skin = _skin_vertices(L, frame, theta, phi, mouth_row, eye_row, j_mc, eye_cols)
     sample = skin_points(skin.theta, skin.phi, L, frame)
     faces, faces_uv, skin_uv = _skin_faces(skin)
 
-    # eyeballs (front pole along +z, so the iris sits at the pole) and the mouth-interior pouch
-    eye_unit, eye_faces, eye_angle = uv_sphere(10, 16)
-    pouch_unit, pouch_faces, pouch_angle = uv_sphere(8, 16)
+    # inner parts: eyeballs (front pole along +z, so the iris sits at the pole), then the mouth's
+    # cavity, teeth and tongue behind the centre of the lip line
+    eye_unit, eye_faces, eye_angle = eyeball()
     flip = np.array([-1.0, 1.0, 1.0])
-    pouch_radii = np.array([0.86 * L.mouth_half_width, 0.013, 0.014])
-    pouch_center = sample.points[skin.grid_index[mouth_row, 0]] + np.array([0.0, 0.0, -0.005 - pouch_radii[2]])
-    spheres = [
-        (PART_EYE_LEFT, frame.eye_centers[0] + L.eyeball_radius * eye_unit, eye_unit, eye_faces, eye_angle, 0.0),
-        (PART_EYE_RIGHT, frame.eye_centers[1] + L.eyeball_radius * eye_unit * flip, eye_unit * flip, eye_faces[:, [0, 2, 1]], eye_angle, 1 / 3),
-        (PART_MOUTH, pouch_center + pouch_radii * pouch_unit, pouch_unit, pouch_faces, pouch_angle, 2 / 3),
+    eye_uv = disc_uv(eye_unit, eye_angle)
+    pieces = [
+        (PART_EYE_LEFT, PIECE_NONE, frame.eye_centers[0] + L.eyeball_radius * eye_unit, eye_faces, eye_uv, eye_angle, np.ones(len(eye_unit))),
+        (PART_EYE_RIGHT, PIECE_NONE, frame.eye_centers[1] + L.eyeball_radius * eye_unit * flip, eye_faces[:, [0, 2, 1]], eye_uv, eye_angle,
+         np.ones(len(eye_unit))),
     ]  # fmt: skip
+    lip = sample.points[skin.grid_index[mouth_row, 0]]
+    for piece in mouth_pieces(lip, L):
+        pieces.append((PART_MOUTH, piece.kind, piece.points, piece.faces, piece.uv, np.full(len(piece.points), np.nan), piece.shade))
+    tiles = [(0.0, 1 / 3, 0.0, 0.25), (1 / 3, 2 / 3, 0.0, 0.25)] + [(2 / 3 + k / 12, 2 / 3 + (k + 1) / 12, 0.0, 0.25) for k in range(4)]
     points, parts, polar, uvs = [sample.points], [np.full(skin.count, PART_SKIN)], [np.full(skin.count, np.nan)], [skin_uv]
+    kinds, shades = [np.full(skin.count, PIECE_NONE)], [np.ones(skin.count)]
     front_pole: dict[int, int] = {}
     back_pole: dict[int, int] = {}
-    offset, uv_offset = skin.count, len(skin_uv)
-    for pid, pts, unit, sphere_faces, angle, u0 in spheres:
-        faces += (sphere_faces + offset).tolist()
-        faces_uv += (sphere_faces + uv_offset).tolist()
-        uvs.append(_sphere_tile_uv(unit, angle, u0))
-        front_pole[pid], back_pole[pid] = offset, offset + len(pts) - 1
+    offset = skin.count
+    for (pid, kind, pts, piece_faces, uv, angle, shade), tile in zip(pieces, tiles):
+        faces += (piece_faces + offset).tolist()
+        faces_uv += (piece_faces + offset - skin.count + len(skin_uv)).tolist()
+        uvs.append(_tile_uv(uv, tile))
+        if pid != PART_MOUTH:
+            front_pole[pid], back_pole[pid] = offset, offset + len(pts) - 1
         points.append(pts)
         parts.append(np.full(len(pts), pid))
+        kinds.append(np.full(len(pts), kind))
+        shades.append(shade)
         polar.append(angle)
         offset += len(pts)
-        uv_offset += len(pts)
 
     V = offset
     pad = V - skin.count
@@ -313,10 +371,10 @@ def build_head_mesh(L: HeadLayout, n_rows: int, n_cols: int) -> HeadMesh:
     eye_l, eye_r = front_pole[PART_EYE_LEFT], front_pole[PART_EYE_RIGHT]
     mirror[eye_l : eye_l + n_eye] = np.arange(eye_r, eye_r + n_eye)
     mirror[eye_r : eye_r + n_eye] = np.arange(eye_l, eye_l + n_eye)
-    matches = np.argmin(((pouch_unit[:, None] * flip - pouch_unit[None]) ** 2).sum(-1), axis=1)
-    mirror[front_pole[PART_MOUTH] : V] = front_pole[PART_MOUTH] + matches
+    mouth_start = eye_r + n_eye
+    mirror[mouth_start:] = mouth_start + _mirror_by_position(np.concatenate(points)[mouth_start:])
 
-    # skin-only per-vertex arrays: the skin's values, then a fill value for every sphere vertex
+    # skin-only per-vertex arrays: the skin's values, then a fill value for every inner vertex
     skin_only = {
         "theta": (skin.theta, np.nan, np.float64), "phi": (skin.phi, np.nan, np.float64),
         "grid_row_theta": (skin.grid_theta, np.nan, np.float64),
@@ -331,4 +389,5 @@ def build_head_mesh(L: HeadLayout, n_rows: int, n_cols: int) -> HeadMesh:
         mirror=mirror, frame=frame, layout=L, grid_phi=phi, grid_index=skin.grid_index, lower_copy=skin.lower_copy,
         mouth_row=mouth_row, eye_row=eye_row, mouth_corner_col=j_mc, eye_cols=eye_cols,
         sphere_front_pole=front_pole, sphere_back_pole=back_pole, sphere_polar=np.concatenate(polar),
+        piece=np.concatenate(kinds), tooth_shade=np.concatenate(shades),
     )  # fmt: skip

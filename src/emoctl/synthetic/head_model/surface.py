@@ -4,8 +4,8 @@ A skin point is ``origin + r(theta, phi) * d(theta, phi)`` with ``d = (sin t sin
 sin t cos p)``: ``theta`` is the polar angle from +y (0 at the crown), ``phi`` the azimuth from +z
 (the face) towards +x (the subject's left). ``r`` is a smooth union (log-sum-exp) of convex volumes
 that contain the origin (skull, lower face, neck), plus radial feature bumps (nose, brow ridge,
-cheekbones, lips, chin, ears, eye sockets), then a smooth union with slightly enlarged eyeball
-spheres, so the eyelids hug the eyeballs. Everything is plain numpy on ``[N]`` arrays, metres.
+cheekbones, lips (:func:`lip_relief`), chin, ears, eye sockets), then a smooth union with slightly
+enlarged eyeball spheres, so the eyelids hug the eyeballs. Everything is plain numpy on ``[N]`` arrays, metres.
 """
 
 from __future__ import annotations
@@ -46,13 +46,15 @@ class HeadLayout:
     neck_rx: float = 0.052
     neck_rz: float = 0.050
     neck_bottom_y: float = -0.170
-    eye_x: float = 0.031
+    eye_x: float = 0.0325  # pupils centred between the canthi, about 64 mm apart
     eye_y: float = 0.030
-    fissure_half_width: float = 0.0108
+    fissure_half_width: float = 0.0140  # palpebral fissure ~30 mm wide (canthus to canthus)
     eyeball_radius: float = 0.0125
     eye_protrusion: float = 0.0030
-    upper_lid_opening: float = 0.0055
-    lower_lid_opening: float = 0.0030
+    iris_radius: float = 0.0060  # 12 mm iris
+    pupil_radius: float = 0.0018
+    lid_above_pupil: float = 0.0045  # rest: the upper lid covers the iris's top 1.5 mm
+    lid_below_pupil: float = 0.0055  # rest: the lower lid at the iris's lower edge (fissure 10 mm tall)
     socket_depth: float = 0.0060
     brow_y: float = 0.048
     brow_height: float = 0.0042
@@ -66,9 +68,15 @@ class HeadLayout:
     alae_x: float = 0.0145
     alae_height: float = 0.0065
     mouth_y: float = -0.045
-    mouth_half_width: float = 0.0245
-    upper_lip_height: float = 0.0038
-    lower_lip_height: float = 0.0042
+    mouth_half_width: float = 0.0250  # mouth 50 mm wide
+    upper_lip_height: float = 0.0020  # how far the red of the lips stands out of the face, centre
+    lower_lip_height: float = 0.0023
+    upper_vermilion: float = 0.0042  # height of the red of the lips at the centre (8-10 mm in all)
+    lower_vermilion: float = 0.0050
+    teeth_depth: float = 0.0065  # front of the upper incisors behind the closed lips
+    teeth_show: float = 0.0030  # upper incisal edge below the lip line (the display of relaxed parted lips)
+    arch_half_width: float = 0.0240  # dental arch (an ellipse through the incisors)
+    arch_depth: float = 0.0270
     chin_y: float = -0.080
     chin_height: float = 0.0075
     cheekbone_x: float = 0.048
@@ -154,6 +162,8 @@ class FeatureFrame:
     phi_eye_inner: float
     phi_eye_outer: float
     eye_centers: np.ndarray  # [2, 3]: left (+x), right (-x)
+    upper_opening: float = 0.0  # how far the upper lid's margin is pulled up at rest (metres along the skin)
+    lower_opening: float = 0.0  # and the lower lid's margin down
 
 
 def base_radius(theta: np.ndarray, phi: np.ndarray, L: HeadLayout) -> np.ndarray:
@@ -197,6 +207,32 @@ def nose_height(x: np.ndarray, y: np.ndarray, L: HeadLayout) -> np.ndarray:
     return np.maximum(ridge_h, alae) + 0.25 * np.minimum(ridge_h, alae)
 
 
+def lip_taper(u: np.ndarray, min_height: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
+    """``(height, fullness)`` ``[N]`` of the red of the lips at ``u`` = azimuth over the corner's
+    azimuth (0 at the centre, 1 at the corners): both 1 at the centre, smoothly thinner towards the
+    corners (the height to ``min_height``, the fullness to nothing, with zero slope there)."""
+    u4 = np.clip(u, 0.0, 1.0) ** 4
+    return min_height + (1.0 - min_height) * (1.0 - u4), (1.0 - u4) ** 2
+
+
+def lip_relief(rows: np.ndarray, u: np.ndarray, x: np.ndarray, L: HeadLayout) -> np.ndarray:
+    """Radial relief ``[N]`` (metres) of the lips: the upper and lower lip stand out of the face by
+    ``upper_lip_height`` / ``lower_lip_height`` at the centre, smooth bumps about as tall as the
+    red of the lips (``upper_vermilion`` / ``lower_vermilion``), flattening towards the corners
+    (:func:`lip_taper`), which stay visible; plus the philtrum's groove. (Narrower, more curved
+    bumps would fold the skin under the expressions that push along the surface normal.)
+
+    ``rows``: metres below the lip line (negative above); ``u``: azimuth over the corner's
+    azimuth (0 at the centre, 1 at the corners); ``x``: metres from the midline.
+    """
+    span, full = lip_taper(u, min_height=0.5)
+    s = rows / span
+    upper = L.upper_lip_height * gauss(s + 0.45 * L.upper_vermilion, 0.55 * L.upper_vermilion)
+    lower = L.lower_lip_height * gauss(s - 0.45 * L.lower_vermilion, 0.55 * L.lower_vermilion)
+    philtrum = -0.0009 * gauss(x, 0.0035) * gauss(rows + 0.011, 0.004)
+    return (upper + lower) * full + philtrum
+
+
 def skin_points(theta: np.ndarray, phi: np.ndarray, L: HeadLayout, frame: FeatureFrame | None) -> SkinSample:
     """Skin surface points for parameters (theta, phi); ``frame=None`` leaves out lips and eyeballs."""
     theta = np.asarray(theta, dtype=np.float64)
@@ -223,11 +259,7 @@ def skin_points(theta: np.ndarray, phi: np.ndarray, L: HeadLayout, frame: Featur
     lips = np.zeros_like(r0)
     if frame is not None:
         rows = r0 * (theta - frame.theta_mouth)  # metres below the mouth line (negative above)
-        window = np.exp(-0.7 * (np.abs(phi) / frame.phi_mouth_corner) ** 4)
-        upper = L.upper_lip_height * gauss(rows + 0.0048, 0.0033)
-        lower = L.lower_lip_height * gauss(rows - 0.0058, 0.0038)
-        philtrum = -0.0009 * gauss(x, 0.0035) * gauss(rows + 0.011, 0.004)
-        lips = (upper + lower) * window * front + philtrum * front
+        lips = lip_relief(rows, np.abs(phi) / frame.phi_mouth_corner, x, L) * front
     r = r0 + nose + brow + socket + cheekbones + cheeks + chin + labiomental + ears + lips
     if frame is not None:
         envelope = [sphere_far_hit(o, d, c, L.eyeball_radius + 0.0012) for c in frame.eye_centers]
