@@ -64,6 +64,10 @@ def scaled(name: str, fraction: float):
     return replace(chosen, **parts)
 
 
+def _size(count: float) -> str:
+    return f"{count / 2**30:.2f} GiB" if count >= 2**30 else f"{count / 2**20:.1f} MiB"
+
+
 def _disk_usage(root: Path) -> dict[str, int]:
     """Files, content bytes, allocated bytes under ``root``, and the bytes of its manifests."""
     out = {"files": 0, "bytes": 0, "allocated": 0, "manifest_bytes": 0}
@@ -253,7 +257,7 @@ def main() -> None:
     root = args.out or Path(tempfile.mkdtemp(prefix="emoctl-recipe-bench-")) / args.recipe
     if root.exists():
         shutil.rmtree(root)
-    totals = {"cpu": 0.0, "wall": 0.0, "bytes": 0.0, "manifest": 0.0, "files": 0.0}
+    totals = {"cpu": 0.0, "wall": 0.0, "measured": 0.0, "bytes": 0.0, "manifest": 0.0, "files": 0.0}
     say(f"## Timed build of {args.fraction:g} of the identities, {args.shards} shard process(es) x 1 thread, then extrapolated")
     say()
     for kind in ("appearance", "geometry"):
@@ -265,21 +269,23 @@ def main() -> None:
         say(f"{kind}: built {r['clips']} clips ({r['images']} images) in {r['wall_s']:.0f} s wall, {r['cpu_s']:.0f} s CPU "
             f"(load average now {_load()}): {r['clips'] / r['wall_s']:.2f} clips/s here, "
             f"{1000 * r['cpu_s'] / r['images']:.1f} ms CPU per image; shard start-up {startup:.1f} s CPU")
-        say(f"- size: {r['files']} files, {r['bytes'] / 2**20:.1f} MiB ({r['allocated'] / 2**20:.1f} MiB allocated), "
+        say(f"- size: {r['files']} files, {_size(r['bytes'])} ({_size(r['allocated'])} allocated), "
             f"{r['bytes'] / r['clips'] / 1024:.0f} KiB per clip; manifests {r['manifest_bytes'] / 1024:.1f} KiB "
             f"({r['manifest_bytes'] / r['clips']:.0f} bytes per clip)")
         say(f"- whole recipe ({full.kind(kind).clips()} clips): ~{cpu_full:.0f} CPU-s, ~{idle_wall / 60:.1f} min on "
-            f"{args.shards} idle cores ({full.kind(kind).clips() / idle_wall:.2f} clips/s), ~{r['bytes'] * scale / 2**30:.2f} GiB "
-            f"in ~{r['files'] * scale:.0f} files, manifests ~{r['manifest_bytes'] * scale / 2**20:.2f} MiB")
+            f"{args.shards} idle cores ({full.kind(kind).clips() / idle_wall:.2f} clips/s; measured here: "
+            f"~{r['wall_s'] * scale / 60:.1f} min), ~{_size(r['bytes'] * scale)} in ~{r['files'] * scale:.0f} files, "
+            f"manifests ~{_size(r['manifest_bytes'] * scale)}")
         totals["cpu"] += cpu_full
         totals["wall"] += idle_wall
+        totals["measured"] += r["wall_s"] * scale
         totals["bytes"] += r["bytes"] * scale
         totals["manifest"] += r["manifest_bytes"] * scale
         totals["files"] += r["files"] * scale
         say()
     say(f"**Whole `{args.recipe}` recipe: ~{totals['cpu']:.0f} CPU-s, ~{totals['wall'] / 60:.1f} min on {args.shards} idle "
-        f"cores, ~{totals['bytes'] / 2**30:.2f} GiB in ~{totals['files']:.0f} files (manifests ~{totals['manifest'] / 2**20:.2f} "
-        "MiB).**")
+        f"cores (measured here, extrapolated: ~{totals['measured'] / 60:.1f} min), ~{_size(totals['bytes'])} in "
+        f"~{totals['files']:.0f} files (manifests ~{_size(totals['manifest'])}).**")
     if not args.keep and args.out is None:
         shutil.rmtree(root.parent, ignore_errors=True)
     if args.results is not None:
