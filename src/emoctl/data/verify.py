@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import torch
 
 from emoctl.data.config import DatasetConfig
 from emoctl.data.io import TMP_PREFIX, read_json, sha256_file
@@ -56,6 +55,7 @@ from emoctl.data.reader import (
     read_frame_file,
 )
 from emoctl.data.records import timestamps_digest
+from emoctl.data.verify_curves import CurveRecords
 from emoctl.errors import EmoctlError
 
 _CLIP_FIELDS_IN_RECORD = (
@@ -107,7 +107,7 @@ def verify(root: str | Path, *, check_frames: bool = True, progress: bool = Fals
 
     bad_files, clip_files = _check_files(root, manifest, report)
     emotions = list(manifest["emotions"])
-    curves = _Curves(curve_clip_names(DatasetConfig.from_json(manifest["config"]).curve_clips), len(emotions))
+    curves = CurveRecords(curve_clip_names(DatasetConfig.from_json(manifest["config"]).curve_clips), len(emotions))
     for entry in manifest["identities"]:
         _guard(problems, f"identity {entry['id']}", _check_identity, root, entry, bad_files, problems)
     anchors = {entry["id"]: entry for entry in manifest["anchors"]}
@@ -130,25 +130,6 @@ def verify(root: str | Path, *, check_frames: bool = True, progress: bool = Fals
         "files": report.counts.get("files", 0),
     }
     return report
-
-
-@dataclass
-class _Curves:
-    """The curve clips' names and the emotion curves read so far (anchors' and clips'), to compare them."""
-
-    names: tuple[str, ...]
-    num_emotions: int
-    anchors: dict[tuple[str, str], torch.Tensor] = field(default_factory=dict)
-    clips: dict[str, tuple[str, str, torch.Tensor]] = field(default_factory=dict)
-
-    def check_against_anchors(self, problems: list[str]) -> None:
-        """A problem for each curve clip whose weights differ from its anchor's curve."""
-        for key, (anchor, name, weights) in self.clips.items():
-            expected = self.anchors.get((anchor, name))
-            if expected is not None and not torch.equal(weights, expected):
-                frame = int((weights - expected).abs().amax(dim=1).argmax())
-                problems.append(f"not synchronised: clip {key}: its emotion_curve differs from anchor {anchor}'s "
-                                f"curve {name!r} (first at frame {frame})")
 
 
 def _guard(problems: list[str], who: str, check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -274,7 +255,7 @@ def _check_identity(root: Path, entry: dict[str, Any], bad: set[str], problems: 
 
 
 def _check_anchor(root: Path, entry: dict[str, Any], emotions: list[str], bad: set[str], problems: list[str],
-                  curves: _Curves) -> None:
+                  curves: CurveRecords) -> None:
     who, d = f"anchor {entry['id']}", entry["dir"]
     if f"{d}/{ANCHOR_JSON}" not in bad:
         record = _guard(problems, who, anchor_record, root, entry)
@@ -308,7 +289,7 @@ def _check_clip(
     check_frames: bool,
     timestamps: dict[str, list[float]],
     problems: list[str],
-    curves: _Curves,
+    curves: CurveRecords,
 ) -> None:
     who, d = f"clip {clip['key']}", clip["dir"]
     if f"{d}/{CLIP_JSON}" not in bad:

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from emoctl._files import fsync_dir, sha256_file, write_durable
+from emoctl._files import fsync_dir, fsync_file, sha256_file, write_durable
 from emoctl._locks import folder_lock
 from emoctl.errors import CheckpointError
 from emoctl.hub.card import render_model_card
@@ -77,8 +77,7 @@ def _stage(modulators: nn.Module, state: dict, staging: Path, directory: Path, m
         # One metadata entry: safetensors writes a metadata dict in hash-map order, so two
         # entries made the same weights give different bytes (and SHA-256) from save to save.
         save_file(state, str(weights), metadata={"format": "pt"})
-        with open(weights, "rb") as f:
-            os.fsync(f.fileno())
+        fsync_file(weights)
         config = modulators.config.to_dict()
         config["weights_sha256"] = sha256_file(weights)
         card = model_card if model_card is not None else render_model_card(modulators)
