@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-
 from emoctl.data.config import DatasetConfig
 from emoctl.data.io import TMP_PREFIX, read_json, sha256_file
 from emoctl.data.layout import (
