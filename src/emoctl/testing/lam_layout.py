@@ -26,11 +26,10 @@ from torch import nn
 
 from emoctl.flame_schema import FLAME_SCHEMA, JAW_DIM, FlameSchema
 
-try:
-    from diffusers.models.attention import FeedForward
-    from diffusers.models.attention_processor import Attention, JointAttnProcessor2_0
-except ImportError as e:  # pragma: no cover - depends on the environment
-    raise ImportError("emoctl.testing.lam_layout needs diffusers: pip install 'emoctl[test]'") from e
+from emoctl.backbones.joint_transformer import JointTransformerBlock, JointTransformerDecoder  # noqa: F401 (re-exported)
+
+#: LAM's ``TransformerDecoder`` interface (the block lives in :mod:`emoctl.backbones.joint_transformer`).
+LayoutTransformerDecoder = JointTransformerDecoder
 
 
 @dataclass(frozen=True)
@@ -45,64 +44,6 @@ class LAMLayoutConfig:
     expression_dim: int = FLAME_SCHEMA.expression_dim
     render_size: int = 16
     seed: int = 0
-
-
-class JointTransformerBlock(nn.Module):
-    """An MM-DiT block without AdaLN, with LAM's attribute names."""
-
-    def __init__(self, dim: int, heads: int, context_pre_only: bool):
-        super().__init__()
-        self.context_pre_only = context_pre_only
-        self.norm1 = nn.LayerNorm(dim)
-        self.norm1_context = nn.LayerNorm(dim)
-        self.attn = Attention(
-            query_dim=dim,
-            cross_attention_dim=None,
-            added_kv_proj_dim=dim,
-            dim_head=dim // heads,
-            heads=heads,
-            out_dim=dim,
-            context_pre_only=context_pre_only,
-            bias=True,
-            processor=JointAttnProcessor2_0(),
-            qk_norm="rms_norm",
-            eps=1e-6,
-        )
-        self.norm2 = nn.LayerNorm(dim)
-        self.ff = FeedForward(dim=dim, dim_out=dim, activation_fn="gelu-approximate")
-        if not context_pre_only:
-            self.norm2_context = nn.LayerNorm(dim)
-            self.ff_context = FeedForward(dim=dim, dim_out=dim, activation_fn="gelu-approximate")
-
-    def forward(self, hidden_states, encoder_hidden_states, temb=None):
-        attn_out, context_attn_out = self.attn(
-            hidden_states=self.norm1(hidden_states), encoder_hidden_states=self.norm1_context(encoder_hidden_states)
-        )
-        hidden_states = hidden_states + attn_out
-        hidden_states = hidden_states + self.ff(self.norm2(hidden_states))
-        if self.context_pre_only:
-            return hidden_states, None
-        encoder_hidden_states = encoder_hidden_states + context_attn_out
-        encoder_hidden_states = encoder_hidden_states + self.ff_context(self.norm2_context(encoder_hidden_states))
-        return hidden_states, encoder_hidden_states
-
-
-class LayoutTransformerDecoder(nn.Module):
-    """LAM's ``TransformerDecoder`` interface: ``forward(x, cond=None, mod=None)``."""
-
-    def __init__(self, inner_dim: int, cond_dim: int, num_layers: int, num_heads: int):
-        super().__init__()
-        self.linear_cond_proj = nn.Linear(cond_dim, inner_dim)
-        self.layers = nn.ModuleList(
-            JointTransformerBlock(inner_dim, num_heads, context_pre_only=(i == num_layers - 1)) for i in range(num_layers)
-        )
-        self.norm = nn.LayerNorm(inner_dim)
-
-    def forward(self, x, cond=None, mod=None):
-        cond = self.linear_cond_proj(cond)
-        for layer in self.layers:
-            x, cond = layer(hidden_states=x, encoder_hidden_states=cond, temb=None)
-        return self.norm(x)
 
 
 class PatchEncoder(nn.Module):

@@ -1,0 +1,178 @@
+"""``LAMStyleBackbone``: a LAM-style feed-forward Gaussian head model, small enough to train on CPUs.
+
+LAM's layout (``shared/reference/lam-layout.md``), at reduced size:
+
+- ``encoder``: a ViT (:class:`~emoctl.backbones.encoders.PatchViTEncoder`) → image tokens
+  ``[B, P, cond_dim]`` (LAM: DINOv2 + DPT, ``[B, 1296, 1024]``);
+- ``pcl_embed``: Fourier features of the canonical query points → ``[B, L, width]``; the points are
+  the identity's canonical FLAME vertices (template + shape), ``num_points`` of them chosen by
+  farthest-point sampling (LAM: all 20,018 vertices of the subdivided FLAME);
+- ``transformer``: LAM's ``TransformerDecoder`` layout (``linear_cond_proj``, ``layers[i].attn`` =
+  diffusers' ``Attention`` with ``JointAttnProcessor2_0``, last block ``context_pre_only``,
+  ``norm``), called as ``self.transformer(x, cond=image_feats, mod=None)``;
+- ``gs_heads``: per-point Gaussian heads (offset, colour, opacity, scale, rotation);
+- animation: FLAME LBS of the points (offsets skinned with their vertex), rendering through
+  :func:`emoctl.render.rasterize`.
+
+``forward(image, source_c2ws, source_intrs, render_c2ws, render_intrs, render_bg_colors,
+flame_params, ...)`` and ``infer_single_view(...)`` take LAM's arguments, so emoctl's ``lam`` adapter
+wraps this model unchanged. :meth:`build_avatar` (once per reference image) and
+``avatar.animate(...).render(...)`` (per frame) are the same path split in two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from emoctl.backbones.avatar import GaussianAvatar
+from emoctl.backbones.binding import VertexBinding
+from emoctl.backbones.encoders import PatchViTEncoder, as_image_batch, fourier_features
+from emoctl.backbones.heads import GaussianHeads
+from emoctl.backbones.joint_transformer import JointTransformerDecoder
+from emoctl.backbones.template import HeadTemplate, farthest_point_indices
+from emoctl.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class LAMStyleConfig:
+    """Every number needed to rebuild a :class:`LAMStyleBackbone` (``config.json``)."""
+
+    image_size: int = 128
+    patch: int = 8
+    cond_dim: int = 96  # image-token width (LAM: 1024)
+    encoder_depth: int = 3
+    encoder_heads: int = 4
+    width: int = 96  # transformer inner dim (LAM: 1024)
+    layers: int = 3  # (LAM: 10)
+    heads: int = 4  # (LAM: 16)
+    num_points: int = 2048  # query points = Gaussians (LAM: 20,018)
+    fourier_bands: int = 6
+    max_offset: float = 0.01
+    scale_factor: float = 0.6  # base scale = scale_factor x mean distance to the 3 nearest points
+    render_size: int = 128
+    head_seed: int = 0
+    head_subdivide: int = 0
+    seed: int = 0
+
+    arch = "lam"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"arch": self.arch, **asdict(self)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "LAMStyleConfig":
+        return config_from_json(cls, data)
+
+
+def config_from_json(cls, data: Mapping[str, Any]):
+    """A config dataclass from JSON, refusing unknown keys and wrong types with a :class:`ConfigError`."""
+    fields = {k: v for k, v in data.items() if k != "arch"}
+    if data.get("arch", cls.arch) != cls.arch:
+        raise ConfigError(f"config.json is for arch {data.get('arch')!r}, not {cls.arch!r}")
+    defaults = asdict(cls())
+    unknown = sorted(set(fields) - set(defaults))
+    if unknown:
+        raise ConfigError(f"unknown {cls.__name__} field(s) {unknown}")
+    for key, value in fields.items():
+        want = type(defaults[key])
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) if want is float else (
+            isinstance(value, want) and not isinstance(value, bool))
+        if not ok:
+            raise ConfigError(f"{cls.__name__}.{key} must be {want.__name__}, got {value!r}")
+    return cls(**{k: (float(v) if type(defaults[k]) is float else v) for k, v in fields.items()})
+
+
+def default_template(head_seed: int, subdivide: int) -> HeadTemplate:
+    """The synthetic world's FLAME-compatible head (the official FLAME is not reachable here)."""
+    from emoctl.synthetic.head import synthetic_head
+
+    return HeadTemplate(synthetic_head(head_seed, subdivide))
+
+
+def nearest_spacing(points: Tensor, k: int = 3) -> Tensor:
+    """``[N]`` mean distance of each point of ``points [N, 3]`` to its ``k`` nearest neighbours."""
+    d = torch.cdist(points, points)
+    d.fill_diagonal_(float("inf"))
+    return d.topk(k, largest=False).values.mean(-1)
+
+
+class LAMStyleBackbone(nn.Module):
+    """A LAM-style backbone (see the module docstring). ``template``: the FLAME head (default: the
+    synthetic head of ``config.head_seed`` at ``config.head_subdivide``)."""
+
+    def __init__(self, config: LAMStyleConfig = LAMStyleConfig(), template: HeadTemplate | None = None):
+        super().__init__()
+        self.config = config
+        self.template = template if template is not None else default_template(config.head_seed, config.head_subdivide)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            self.encoder = PatchViTEncoder(config.image_size, config.patch, config.cond_dim, config.encoder_depth,
+                                           config.encoder_heads)
+            self.pcl_embed = nn.Sequential(nn.Linear(3 + 6 * config.fourier_bands, config.width), nn.GELU(),
+                                           nn.Linear(config.width, config.width))
+            self.transformer = JointTransformerDecoder(config.width, config.cond_dim, config.layers, config.heads)
+            self.gs_heads = GaussianHeads(config.width, config.max_offset)
+        rest = self.template.v_template
+        index = farthest_point_indices(rest, min(config.num_points, rest.shape[0]))
+        self.binding = VertexBinding(index)
+        self.register_buffer("base_scale", config.scale_factor * nearest_spacing(rest[index]))
+        centre = rest[index].mean(0)
+        extent = (rest[index] - centre).abs().max()
+        self.register_buffer("point_centre", centre)
+        self.register_buffer("point_extent", extent.reshape(()))
+
+    @property
+    def num_gaussians(self) -> int:
+        return self.binding.num_gaussians
+
+    # -- LAM's reconstruction path ------------------------------------------------------
+    def query_points(self, betas: Tensor | None, batch: int) -> Tensor:
+        """``[B, L, 3]`` canonical query points of identities ``betas [B, S]``."""
+        return self.template.shaped(betas, batch)[:, self.binding.point_index]
+
+    def forward_transformer(self, image_feats, camera_embeddings, query_points, query_feats=None):
+        normalised = (query_points - self.point_centre) / self.point_extent
+        x = self.pcl_embed(fourier_features(normalised, self.config.fourier_bands))
+        return self.transformer(x, cond=image_feats, mod=camera_embeddings)
+
+    def forward_latent_points(self, image, camera, query_points=None, additional_features=None):
+        image_feats = self.encoder(as_image_batch(image, self.config.image_size))
+        if query_points is None:
+            query_points = self.query_points(None, image_feats.shape[0])
+        return self.forward_transformer(image_feats, camera, query_points)
+
+    # -- avatars ------------------------------------------------------------------------
+    def build_avatar(self, image: Tensor, betas: Tensor | None = None) -> GaussianAvatar:
+        """Reference ``image [B, (1,) 3, H, W]`` in [0, 1] and shape ``betas [B, S]`` → the avatar."""
+        batch = image.shape[0]
+        dtype = self.template.v_template.dtype
+        betas = torch.zeros(batch, self.template.flame.num_shape, dtype=dtype, device=image.device) if betas is None else betas
+        latent = self.forward_latent_points(image, None, self.query_points(betas, batch))
+        attrs = self.gs_heads(latent, self.base_scale)
+        return GaussianAvatar(**attrs, betas=betas, template=self.template, binding=self.binding)
+
+    def render_avatar(self, avatar: GaussianAvatar, flame_params, render_c2ws, render_intrs, render_bg_colors,
+                      size: int | None = None) -> dict[str, Tensor]:
+        """Animate and render: ``comp_rgb [B, N, H, W, 3]``, ``comp_mask [B, N, H, W, 1]``,
+        ``gs_xyz [B, N, G, 3]`` for ``N`` driven frames, frame ``n`` seen by camera ``n``."""
+        size = size or self.config.render_size
+        posed = avatar.animate(flame_params)
+        images, alphas = posed.render(render_c2ws, render_intrs, render_bg_colors, size, size)
+        return {"comp_rgb": images, "comp_mask": alphas, "gs_xyz": posed.means}
+
+    def forward(self, image, source_c2ws, source_intrs, render_c2ws, render_intrs, render_bg_colors,
+                flame_params, source_flame_params=None, render_images=None, data=None):
+        avatar = self.build_avatar(image, flame_params.get("betas"))
+        out = self.render_avatar(avatar, flame_params, render_c2ws, render_intrs, render_bg_colors)
+        out["avatar"] = avatar
+        return out
+
+    @torch.no_grad()
+    def infer_single_view(self, image, source_c2ws, source_intrs, render_c2ws, render_intrs, render_bg_colors,
+                          flame_params):
+        return self.forward(image, source_c2ws, source_intrs, render_c2ws, render_intrs, render_bg_colors, flame_params)
