@@ -34,8 +34,8 @@ from emoctl.backbones.binding import VertexBinding
 from emoctl.backbones.encoders import PatchViTEncoder, as_image_batch, fourier_features
 from emoctl.backbones.heads import GaussianHeads
 from emoctl.backbones.joint_transformer import JointTransformerDecoder
+from emoctl.backbones.common import config_from_json, default_template, nearest_spacing
 from emoctl.backbones.template import HeadTemplate, farthest_point_indices
-from emoctl.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -67,38 +67,6 @@ class LAMStyleConfig:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "LAMStyleConfig":
         return config_from_json(cls, data)
-
-
-def config_from_json(cls, data: Mapping[str, Any]):
-    """A config dataclass from JSON, refusing unknown keys and wrong types with a :class:`ConfigError`."""
-    fields = {k: v for k, v in data.items() if k != "arch"}
-    if data.get("arch", cls.arch) != cls.arch:
-        raise ConfigError(f"config.json is for arch {data.get('arch')!r}, not {cls.arch!r}")
-    defaults = asdict(cls())
-    unknown = sorted(set(fields) - set(defaults))
-    if unknown:
-        raise ConfigError(f"unknown {cls.__name__} field(s) {unknown}")
-    for key, value in fields.items():
-        want = type(defaults[key])
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) if want is float else (
-            isinstance(value, want) and not isinstance(value, bool))
-        if not ok:
-            raise ConfigError(f"{cls.__name__}.{key} must be {want.__name__}, got {value!r}")
-    return cls(**{k: (float(v) if type(defaults[k]) is float else v) for k, v in fields.items()})
-
-
-def default_template(head_seed: int, subdivide: int) -> HeadTemplate:
-    """The synthetic world's FLAME-compatible head (the official FLAME is not reachable here)."""
-    from emoctl.synthetic.head import synthetic_head
-
-    return HeadTemplate(synthetic_head(head_seed, subdivide))
-
-
-def nearest_spacing(points: Tensor, k: int = 3) -> Tensor:
-    """``[N]`` mean distance of each point of ``points [N, 3]`` to its ``k`` nearest neighbours."""
-    d = torch.cdist(points, points)
-    d.fill_diagonal_(float("inf"))
-    return d.topk(k, largest=False).values.mean(-1)
 
 
 class LAMStyleBackbone(nn.Module):
