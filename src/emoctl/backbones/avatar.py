@@ -153,10 +153,11 @@ class GaussianAvatar:
                               opacities=self._framed("opacities", t), colors=self._framed("colors", t))
 
 
-def blend_avatars(avatars: Sequence[GaussianAvatar], weights: Tensor) -> GaussianAvatar:
-    """Per-frame avatar from ``K`` keyframe avatars and ``weights [B, T, K]`` (rows are normalised):
-    every attribute becomes ``sum_k w[b, t, k] * attribute_k`` (quaternions re-normalised), so
-    appearance can change along a sequence without rebuilding the avatar per frame."""
+def blend_avatars(avatars: Sequence[GaussianAvatar], weights: Tensor, normalise: bool = True) -> GaussianAvatar:
+    """Per-frame avatar from ``K`` keyframe avatars and ``weights [B, T, K]``: every attribute becomes
+    ``sum_k w[b, t, k] * attribute_k`` ``[B, T, N, C]`` (quaternions re-normalised), so appearance can
+    change along a sequence without rebuilding the avatar per frame. ``normalise``: divide each row
+    by its sum first (rows that already sum to one, possibly with negative entries, need not be)."""
     if not avatars:
         raise ShapeError("blend_avatars needs at least one avatar")
     first = avatars[0]
@@ -165,7 +166,7 @@ def blend_avatars(avatars: Sequence[GaussianAvatar], weights: Tensor) -> Gaussia
     for a in avatars[1:]:
         if a.binding is not first.binding or a.batch_size != first.batch_size:
             raise ShapeError("blend_avatars: the avatars must come from one backbone and one batch")
-    w = weights / weights.sum(-1, keepdim=True).clamp_min(1e-12)
+    w = weights / weights.sum(-1, keepdim=True).clamp_min(1e-12) if normalise else weights
     blended = {}
     for name, channels in ATTRIBUTES.items():
         stack = torch.stack([a._framed(name, w.shape[1]).expand(-1, w.shape[1], *([-1] * (2 if channels else 1)))
