@@ -47,8 +47,8 @@ class LAMStyleConfig:
     cond_dim: int = 96  # image-token width (LAM: 1024)
     encoder_depth: int = 3
     encoder_heads: int = 4
-    width: int = 96  # transformer inner dim (LAM: 1024)
-    layers: int = 3  # (LAM: 10)
+    width: int = 64  # transformer inner dim (LAM: 1024)
+    layers: int = 2  # (LAM: 10)
     heads: int = 4  # (LAM: 16)
     num_points: int = 2048  # query points = Gaussians (LAM: 20,018)
     fourier_bands: int = 6
