@@ -115,8 +115,12 @@ class LAMStyleBackbone(nn.Module):
         return self.forward_transformer(image_feats, camera, query_points)
 
     # -- avatars ------------------------------------------------------------------------
-    def build_avatar(self, image: Tensor, betas: Tensor | None = None) -> GaussianAvatar:
-        """Reference ``image [B, (1,) 3, H, W]`` in [0, 1] and shape ``betas [B, S]`` → the avatar."""
+    def build_avatar(self, image: Tensor, betas: Tensor | None = None, source_c2ws: Tensor | None = None,
+                     source_intrs: Tensor | None = None, source_flame_params=None) -> GaussianAvatar:
+        """Reference ``image [B, (1,) 3, H, W]`` in [0, 1] and shape ``betas [B, S]`` → the avatar.
+
+        The source camera and FLAME parameters are accepted for a uniform signature across backbones
+        and not used: LAM reconstructs from the image tokens alone (as LAM does at inference)."""
         batch = image.shape[0]
         dtype = self.template.v_template.dtype
         betas = torch.zeros(batch, self.template.flame.num_shape, dtype=dtype, device=image.device) if betas is None else betas
