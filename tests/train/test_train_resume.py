@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from conftest import TINY_MODEL, tiny_training
+from train_tiny import TINY_MODEL, tiny_training
 from emoctl.train import train_backbone
 from emoctl.train.checkpoint import checkpoint_path, load_checkpoint
 
