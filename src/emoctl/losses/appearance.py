@@ -24,7 +24,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
-import torch
 from torch import Tensor
 
 from emoctl.errors import ConfigError, ShapeError
