@@ -61,7 +61,8 @@ def test_a_run_writes_the_model_history_and_curves(tiny_recipe, tmp_path):
     assert training["steps"] == 4 and training["seed"] == 0 and training["wall_time_s"] > 0
     assert training["data"]["recipe"]["name"] == "tiny" and training["data"]["split_dir"] == "appearance/train"
     assert training["final_val"]["psnr"] == pytest.approx(result["val"]["psnr"])
-    assert sorted(training["final_val_per_identity"]) == sorted(ValidationData(tiny_recipe / "appearance" / "val", 2, 1, 32).identities)
+    val_identities = ValidationData(tiny_recipe / "appearance" / "val", 2, 1, 32).identities
+    assert sorted(training["final_val_per_identity"]) == sorted(val_identities)
     history = json.loads((out / "history.json").read_text())
     assert [r["step"] for r in history["train"]] == [1, 2, 3, 4] and [r["step"] for r in history["val"]] == [2, 4]
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -176,7 +176,8 @@ def read_config(folder: Path) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{path} is not valid JSON: {exc}") from None
     if not isinstance(record, dict) or record.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not an {FORMAT!r} config (format {record.get('format') if isinstance(record, dict) else None!r})")
+        found = record.get("format") if isinstance(record, dict) else None
+        raise CheckpointError(f"{path} is not an {FORMAT!r} config (format {found!r})")
     if record.get("version") != VERSION:
         raise CheckpointError(f"{path} has version {record.get('version')!r}; this emoctl reads version {VERSION}")
     arch, model = record.get("arch"), record.get("model")

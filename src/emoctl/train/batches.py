@@ -107,7 +107,10 @@ class BackboneData:
         """The batch of optimiser step ``step`` (a pure function of ``(seed, step)``)."""
         rng = random.Random(stable_seed("backbone-batch", self.seed, step))
         n = len(self.dataset)
-        indices = rng.sample(range(n), self.batch_size) if self.batch_size <= n else [rng.randrange(n) for _ in range(self.batch_size)]
+        if self.batch_size <= n:
+            indices = rng.sample(range(n), self.batch_size)
+        else:  # fewer items than a batch: draw with replacement
+            indices = [rng.randrange(n) for _ in range(self.batch_size)]
         self.dataset.set_epoch(step)
         items = [self.dataset[i] for i in indices]
         grid = [(t, v) for t in range(self.dataset.frames_per_sample) for v in range(self.views)]
