@@ -157,6 +157,9 @@ def _loop(config, model, optimizer, scheduler, train_data, val_data, weights, hi
                 return {"out": config.out_dir, "steps": step, "val": None, "seconds": elapsed(), "stopped_early": True}
             if step % config.ckpt_every == 0:
                 checkpoint(step)
+                if not progress:  # a log line per checkpoint instead of the bar
+                    print(f"step {step}/{config.steps}: loss {logs['loss']:.4f}, train PSNR {logs['psnr']:.2f} dB, "
+                          f"{logs['samples_per_s']:.2f} samples/s, {elapsed() / 60:.1f} min", flush=True)
             if deadline is not None and time.monotonic() > deadline and step < config.steps:
                 stopped_early = True
                 bar.write(f"max_minutes={config.max_minutes} reached at step {step}; finishing")
