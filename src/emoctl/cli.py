@@ -6,6 +6,7 @@
     emoctl data build-synthetic --recipe benchmark --out DIR [--kind K] [--split S] [--shard i/n|auto]
     emoctl data build-synthetic OUT [--identities 8 ...]
     emoctl data verify|merge|info ROOT
+    emoctl train backbone --arch lam|uv --data DIR --val DIR --out DIR [--steps N] [--resume]
 
 Each sub-command's work is imported only when it runs; building the parser imports torch (through
 ``emoctl``) and the data package's argument declarations (about 60 ms).
@@ -159,6 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch threads of this process (default 1: run one shard process per core)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_build_synthetic)
+
+    train = sub.add_parser("train", help="train models").add_subparsers(dest="train_command", required=True)
+    from emoctl.train.cli import register as register_train
+
+    register_train(train)
     return parser
 
 

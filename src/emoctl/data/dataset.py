@@ -28,6 +28,7 @@ from emoctl.data.reader import (
     clip_record,
     clip_timestamps,
     identity_betas,
+    identity_reference_camera,
     identity_reference_image,
 )
 from emoctl.data.splits import SPLITS, SplitAssignment, assign_splits
@@ -56,6 +57,9 @@ class SyncedEmotionDataset(Dataset):
 
     - ``identity``, ``anchor``, ``driving_identity``: ids (str)
     - ``reference_image``: float ``[3, H, W]`` in [0, 1]
+    - ``reference_c2w`` float ``[4, 4]`` (OpenCV) and ``reference_K`` float ``[3, 3]``: the camera of the
+      reference image (``identity.json`` ``reference_camera``); ``has_reference_camera`` (bool) is False
+      when the identity has none, and both are then zeros (a trainer that needs them refuses such data)
     - ``reference_emotion``: int id, or -1 when unknown; ``source_emotion``, ``target_emotion``: int ids,
       -1 for a curve clip (its emotion is in ``source_weights`` / ``target_weights``)
     - ``source_weights``, ``target_weights``: float ``[T, K]`` per-frame emotion weights over the
@@ -145,6 +149,8 @@ class SyncedEmotionDataset(Dataset):
             )
         # per clip directory: (cameras, timestamps, emotion curve or None), read from its JSON files on first use
         self._clip_static: dict[str, tuple[CameraRig, torch.Tensor, torch.Tensor | None]] = {}
+        # per identity: its reference camera (or None), read from identity.json on first use
+        self._reference_cameras: dict[str, CameraRig | None] = {}
         self._drivers: dict[str, list[str]] = {}
         for identity, anchor in self._clips:
             self._drivers.setdefault(anchor, []).append(identity)
@@ -209,11 +215,15 @@ class SyncedEmotionDataset(Dataset):
         else:
             driving = self._flame(driving_clip, plan["driving_identity"], window)
         reference_emotion = self._identities[identity]["reference_emotion"]
+        ref_c2w, ref_K, has_ref = self._reference_camera(identity)
         return {
             "identity": identity,
             "anchor": anchor,
             "driving_identity": plan["driving_identity"],
             "reference_image": _to_float_chw(image),
+            "reference_c2w": ref_c2w,
+            "reference_K": ref_K,
+            "has_reference_camera": has_ref,
             "reference_emotion": self.vocabulary.index(reference_emotion) if reference_emotion else -1,
             "source_emotion": plan["source_emotion"],
             "target_emotion": plan["target_emotion"],
@@ -237,6 +247,19 @@ class SyncedEmotionDataset(Dataset):
             cached = (clip_cameras(self.root, clip), clip_timestamps(self.root, clip, record), curve)
             self._clip_static[clip["dir"]] = cached
         return cached
+
+    def reference_camera(self, identity: str) -> CameraRig | None:
+        """The one-view camera of ``identity``'s reference image, or None (read once per dataset object)."""
+        if identity not in self._reference_cameras:
+            self._reference_cameras[identity] = identity_reference_camera(self.root, self._identities[identity])
+        return self._reference_cameras[identity]
+
+    def _reference_camera(self, identity: str) -> tuple[torch.Tensor, torch.Tensor, bool]:
+        """``(c2w [4, 4], K [3, 3], known)``: zeros and False when the identity has no reference camera."""
+        rig = self.reference_camera(identity)
+        if rig is None:
+            return torch.zeros(4, 4), torch.zeros(3, 3), False
+        return rig.c2w[0].clone(), rig.K[0].clone(), True
 
     def _weights(self, clip: dict[str, Any], window: torch.Tensor) -> torch.Tensor:
         """float32 ``[T, K]`` emotion weights of the window: a curve clip's curve, else its emotion's one-hot row."""

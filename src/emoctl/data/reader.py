@@ -222,6 +222,26 @@ def identity_reference_image(root: Path, identity: dict[str, Any]) -> np.ndarray
     return image
 
 
+def identity_reference_camera(root: Path, identity: dict[str, Any]) -> CameraRig | None:
+    """The one-view camera of an identity's reference image (its ``identity.json`` ``reference_camera``,
+    OpenCV c2w), or None when the identity has none (``null``)."""
+    who, rel = f"identity {identity['id']}", f"{identity['dir']}/{IDENTITY_JSON}"
+    data = identity_record(root, identity).get("reference_camera")
+    if data is None:
+        return None
+    try:
+        if not isinstance(data, dict):
+            raise DataError("reference_camera is not a camera rig object")
+        rig = CameraRig.from_json(data)
+    except (EmoctlError, KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise DataError(f"{who}: {rel} has a malformed reference_camera ({exc})") from None
+    if rig.num_views != 1:
+        raise DataError(f"{who}: {rel} reference_camera has {rig.num_views} views, expected 1")
+    if not bool(torch.isfinite(rig.c2w).all() and torch.isfinite(rig.K).all()):
+        raise DataError(f"{who}: {rel} reference_camera holds NaN or infinite values")
+    return rig
+
+
 def identity_betas(root: Path, identity: dict[str, Any]) -> torch.Tensor | None:
     """Finite ``[300]`` betas of an identity, or None when it has none."""
     if not identity["has_betas"]:
