@@ -165,6 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
     from emoctl.train.cli import register as register_train
 
     register_train(train)
+
+    evaluate = sub.add_parser("eval", help="evaluate models on held-out data").add_subparsers(dest="eval_command", required=True)
+    from emoctl.eval.cli import register as register_eval
+
+    register_eval(evaluate)
     return parser
 
 

@@ -107,7 +107,36 @@ def model_card(record: dict[str, Any]) -> str:
         if isinstance(per, dict) and per:
             lines += ["", "| validation identity | PSNR (dB) | SSIM |", "|---|---|---|"]
             lines += [f"| {i} | {_num(v.get('psnr'), 2)} | {_num(v.get('ssim'), 4)} |" for i, v in sorted(per.items())]
+    lines += _evaluation_lines(record.get("evaluation"))
+    reproduce = record.get("reproduce")
+    if isinstance(reproduce, list) and reproduce:
+        lines += ["", "## Reproduce", "", "```"] + [str(c) for c in reproduce] + ["```"]
     return "\n".join(lines) + "\n"
+
+
+def _evaluation_lines(evaluation: Any) -> list[str]:
+    """The card's held-out section (``emoctl eval backbone --record-in``)."""
+    if not isinstance(evaluation, dict) or not isinstance(evaluation.get("psnr"), dict):
+        return []
+    p, s = evaluation["psnr"], evaluation.get("ssim") or {}
+    lines = ["", "## Held-out self-reenactment", "",
+             f"{evaluation.get('identities')} held-out identities (`{evaluation.get('data')}`), {evaluation.get('images')} "
+             f"images (every {evaluation.get('frame_stride')}th frame, every view):", "",
+             "| | PSNR (dB) mean | std over identities | min | max | SSIM |", "|---|---|---|---|---|---|",
+             f"| backbone | {_num(p.get('mean'), 2)} | {_num(p.get('std'), 2)} | {_num(p.get('min'), 2)} | "
+             f"{_num(p.get('max'), 2)} | {_num(s.get('mean'), 4)} |"]
+    mean = evaluation.get("mean_avatar")
+    if isinstance(mean, dict):
+        mp, ms = mean.get("psnr") or {}, mean.get("ssim") or {}
+        lines.append(f"| mean avatar ({evaluation.get('mean_identities')} training identities' average colours) | "
+                     f"{_num(mp.get('mean'), 2)} | {_num(mp.get('std'), 2)} | {_num(mp.get('min'), 2)} | "
+                     f"{_num(mp.get('max'), 2)} | {_num(ms.get('mean'), 4)} |")
+        lines += ["", f"Gain over the mean avatar: {_num(evaluation.get('gain_db'), 2)} dB."]
+    check = evaluation.get("check_set")
+    if isinstance(check, dict):
+        lines += ["", f"Check set `{check.get('file')}` (tests/backbones/): PSNR {_num(check.get('psnr'), 3)} dB "
+                  "(a test recomputes it from the shipped files)."]
+    return lines
 
 
 def _num(value: Any, digits: int) -> str:

@@ -34,6 +34,8 @@ def _items(folder: str | Path, emotion: str) -> list[dict[str, Any]]:
 def _render(model, item, frame: int, view: int):
     image, kwargs = avatar_inputs(item)
     avatar = model.build_avatar(image, **kwargs)
+    frame = min(frame, item["target_frames"].shape[0] - 1)
+    view = min(view, item["target_frames"].shape[1] - 1)
     one = dict(item)
     one["target_frames"] = item["target_frames"][frame:frame + 1, view:view + 1]
     one["target"] = {k: (v if k == "betas" else v[frame:frame + 1]) for k, v in item["target"].items()}

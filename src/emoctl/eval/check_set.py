@@ -40,7 +40,7 @@ def export_check_set(folder: str | Path, out: str | Path, *, identities: int = 2
                 continue
             chosen.append(item["identity"])
         picked = dict(item)
-        idx = torch.tensor(frames)
+        idx = torch.tensor([min(f, item["target_frames"].shape[0] - 1) for f in frames])
         picked["target_frames"] = item["target_frames"][idx]
         picked["target"] = {k: (v if k == "betas" else v[idx]) for k, v in item["target"].items()}
         image, kwargs = avatar_inputs(picked)
