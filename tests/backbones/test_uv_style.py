@@ -8,7 +8,7 @@ from emoctl.backbones.avatar import GaussianAvatar
 from emoctl.backbones.uv_style import UVStyleBackbone, UVStyleConfig
 from emoctl.errors import ConfigError, ShapeError
 
-from .conftest import TINY_UV, lam_inputs
+from .uv_tiny import TINY_UV, lam_inputs
 
 
 def test_config_round_trips_and_builds_through_the_arch_table():
