@@ -26,8 +26,8 @@ from torch import nn
 from emoctl.adapters.base import Adapter, EmotionInjector, HookHandle, rollback_on_error
 from emoctl.adapters.flame_entry import flame_entry_points, install_flame_entries
 from emoctl.adapters.joint_attention import GatedEmotionJointAttention
-from emoctl.adapters.processors import once_per_call, swap_processor
-from emoctl.errors import NoMatchingAdapterError, ShapeError
+from emoctl.adapters.processors import once_per_call, wrap_processors
+from emoctl.errors import ShapeError
 
 
 class LAMAdapter(Adapter):
@@ -127,11 +127,6 @@ class LAMAdapter(Adapter):
         with rollback_on_error([]) as handles:
             context_tokens, shared = once_per_call(transformer, "x", fresh_tokens, "lam-gated-emotion-tokens")
             handles += shared
-            for i, block in enumerate(transformer.layers):
-                attn = block.attn
-                original = getattr(attn, "processor", None)
-                if original is None:
-                    raise NoMatchingAdapterError(f"gated mode needs model.transformer.layers[{i}].attn.processor (diffusers' Attention)")
-                wrapper = GatedEmotionJointAttention(original, i, injector, context_tokens)
-                handles.append(swap_processor(attn, wrapper, original, f"gated emotion attention in layers[{i}]"))
+            handles += wrap_processors(transformer.layers, "model.transformer.layers",
+                                       lambda original, i: GatedEmotionJointAttention(original, i, injector, context_tokens))
         return handles

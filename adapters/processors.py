@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from emoctl.adapters.base import HookHandle, rollback_on_error
+from emoctl.errors import NoMatchingAdapterError
 
 _MISSING = object()
 
@@ -32,6 +33,20 @@ def swap_processor(attn, wrapper, original, description: str) -> HookHandle:
     wrapper is still the installed one)."""
     _set_processor(attn, wrapper)
     return HookHandle(functools.partial(_restore_processor, attn, wrapper, original), description)
+
+
+def wrap_processors(layers, where: str, make_wrapper: Callable[[object, int], object]) -> list[HookHandle]:
+    """Replace ``layers[i].attn.processor`` by ``make_wrapper(original, i)`` for every layer;
+    ``where`` names the layers in messages (``"model.decoder.layers"``). A layer without a processor
+    raises :class:`NoMatchingAdapterError` and leaves every processor as it was."""
+    with rollback_on_error([]) as handles:
+        for i, block in enumerate(layers):
+            attn = block.attn
+            original = getattr(attn, "processor", None)
+            if original is None:
+                raise NoMatchingAdapterError(f"gated mode needs {where}[{i}].attn.processor (diffusers' Attention)")
+            handles.append(swap_processor(attn, make_wrapper(original, i), original, f"gated emotion attention in {where}[{i}]"))
+    return handles
 
 
 def once_per_call(module: nn.Module, first_arg: str, fresh: Callable[[torch.Tensor], torch.Tensor | None],

@@ -28,9 +28,9 @@ from torch import nn
 
 from emoctl.adapters.base import Adapter, EmotionInjector, HookHandle, rollback_on_error
 from emoctl.adapters.flame_entry import flame_entry_points, install_flame_entries
-from emoctl.adapters.processors import once_per_call, swap_processor
+from emoctl.adapters.processors import once_per_call, wrap_processors
 from emoctl.adapters.self_attention import GatedEmotionSelfAttention
-from emoctl.errors import NoMatchingAdapterError, ShapeError
+from emoctl.errors import ShapeError
 
 _PROJECTIONS = ("to_q", "to_k", "to_v")
 
@@ -151,11 +151,6 @@ class UVAdapter(Adapter):
             first = _first_parameter(decoder.forward)
             emotion_tokens, shared = once_per_call(decoder, first, fresh_tokens, "uv-gated-emotion-tokens")
             handles += shared
-            for i, block in enumerate(decoder.layers):
-                attn = block.attn
-                original = getattr(attn, "processor", None)
-                if original is None:
-                    raise NoMatchingAdapterError(f"gated mode needs model.decoder.layers[{i}].attn.processor (diffusers' Attention)")
-                wrapper = GatedEmotionSelfAttention(original, i, injector, emotion_tokens)
-                handles.append(swap_processor(attn, wrapper, original, f"gated emotion self-attention in decoder.layers[{i}]"))
+            handles += wrap_processors(decoder.layers, "model.decoder.layers",
+                                       lambda original, i: GatedEmotionSelfAttention(original, i, injector, emotion_tokens))
         return handles
