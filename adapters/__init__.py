@@ -1,7 +1,7 @@
 """emoctl.adapters: one module per backbone family, plus the registry that picks one for a model.
 
-Built-in: ``lam`` (:class:`LAMAdapter`). Third-party adapters register through
-:func:`register_adapter` or the ``emoctl.adapters`` entry-point group.
+Built-in: ``lam`` (:class:`LAMAdapter`) and ``uv`` (:class:`UVAdapter`, the Dual-UV layout). Third-party
+adapters register through :func:`register_adapter` or the ``emoctl.adapters`` entry-point group.
 """
 
 from emoctl.adapters.base import Adapter, EmotionInjector, HookHandle, rollback_on_error
@@ -14,8 +14,10 @@ from emoctl.adapters.registry import (
     register_adapter,
     unregister_adapter,
 )
+from emoctl.adapters.uv import UVAdapter
 
 register_adapter(LAMAdapter)
+register_adapter(UVAdapter)
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -23,6 +25,7 @@ __all__ = [
     "EmotionInjector",
     "HookHandle",
     "LAMAdapter",
+    "UVAdapter",
     "available_adapters",
     "find_adapter",
     "get_adapter",

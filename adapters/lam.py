@@ -18,34 +18,16 @@ Dynamo), as Dynamo may not see hooks added later.
 
 from __future__ import annotations
 
-import functools
 import inspect
-from contextvars import ContextVar
 
 import torch
 from torch import nn
 
 from emoctl.adapters.base import Adapter, EmotionInjector, HookHandle, rollback_on_error
+from emoctl.adapters.flame_entry import flame_entry_points, install_flame_entries
 from emoctl.adapters.joint_attention import GatedEmotionJointAttention
-from emoctl.errors import NoMatchingAdapterError, ShapeError
-
-_MISSING = object()
-FLAME_ENTRY_POINTS = ("forward", "infer_single_view")
-
-
-def _flame_params_position(fn) -> int | None:
-    """Index of ``flame_params`` among ``fn``'s positional parameters, or None if it has none."""
-    try:
-        params = list(inspect.signature(fn).parameters.values())
-    except (TypeError, ValueError):
-        return None
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    for i, p in enumerate(positional):
-        if p.name == "flame_params":
-            return i
-    if any(p.name == "flame_params" and p.kind == p.KEYWORD_ONLY for p in params):
-        return -1
-    return None
+from emoctl.adapters.processors import once_per_call, wrap_processors
+from emoctl.errors import ShapeError
 
 
 class LAMAdapter(Adapter):
@@ -79,7 +61,7 @@ class LAMAdapter(Adapter):
                 takes_cond = False
             if not takes_cond:
                 missing.append("model.transformer.forward(x, cond=...)")
-        if not any(_flame_params_position(getattr(model, n, None)) is not None for n in FLAME_ENTRY_POINTS if callable(getattr(model, n, None))):
+        if not flame_entry_points(model):
             missing.append("model.forward or model.infer_single_view with a `flame_params` argument")
         return missing
 
@@ -101,11 +83,7 @@ class LAMAdapter(Adapter):
                 handles += self._install_gated_attention(injector)
             else:
                 handles.append(self._install_cond_tokens(injector))
-            inside = ContextVar(f"emoctl-lam-geometry-{id(self)}", default=False)
-            for name in FLAME_ENTRY_POINTS:
-                fn = getattr(self.model, name, None)
-                if callable(fn) and _flame_params_position(fn) is not None:
-                    handles.append(self._patch_flame_entry(name, injector, inside))
+            handles += install_flame_entries(self.model, injector)
         return handles
 
     # -------------------------------------------------------------- appearance: concat
@@ -140,85 +118,15 @@ class LAMAdapter(Adapter):
     def _install_gated_attention(self, injector: EmotionInjector) -> list[HookHandle]:
         transformer = self.transformer
         project = transformer.linear_cond_proj
-        # The projected emotion tokens are the same for every layer of one transformer call:
-        # computed once in a pre-hook and cleared after the call (also when it raises). A layer
-        # run outside a transformer call (activation-checkpoint recomputation) computes its own.
-        shared: ContextVar = ContextVar(f"emoctl-lam-gated-tokens-{id(self)}", default=_MISSING)
 
+        # The projected emotion tokens are the same for every layer of one transformer call.
         def fresh_tokens(hidden_states):
             tokens = injector.appearance_tokens(hidden_states.shape[0], like=hidden_states)
             return None if tokens is None else project(tokens)
 
-        def compute_once(module, args, kwargs):
-            x = kwargs["x"] if "x" in kwargs else (args[0] if args else None)
-            shared.set(fresh_tokens(x) if isinstance(x, torch.Tensor) and x.dim() == 3 else _MISSING)
-
-        def clear(module, args, kwargs, output=None):
-            shared.set(_MISSING)
-
-        def context_tokens(hidden_states):
-            tokens = shared.get()
-            if tokens is _MISSING or (tokens is not None and tokens.shape[0] != hidden_states.shape[0]):
-                return fresh_tokens(hidden_states)
-            return tokens
-
         with rollback_on_error([]) as handles:
-            pre = transformer.register_forward_pre_hook(compute_once, with_kwargs=True)
-            handles.append(HookHandle(pre.remove, "emotion tokens computed once per model.transformer call"))
-            post = transformer.register_forward_hook(clear, with_kwargs=True, always_call=True)
-            handles.append(HookHandle(post.remove, "shared emotion tokens cleared after model.transformer"))
-            for i, block in enumerate(transformer.layers):
-                attn = block.attn
-                original = getattr(attn, "processor", None)
-                if original is None:
-                    raise NoMatchingAdapterError(f"gated mode needs model.transformer.layers[{i}].attn.processor (diffusers' Attention)")
-                wrapper = GatedEmotionJointAttention(original, i, injector, context_tokens)
-                _set_processor(attn, wrapper)
-                handles.append(HookHandle(functools.partial(_restore_processor, attn, wrapper, original),
-                                          f"gated emotion attention in layers[{i}]"))
+            context_tokens, shared = once_per_call(transformer, "x", fresh_tokens, "lam-gated-emotion-tokens")
+            handles += shared
+            handles += wrap_processors(transformer.layers, "model.transformer.layers",
+                                       lambda original, i: GatedEmotionJointAttention(original, i, injector, context_tokens))
         return handles
-
-    # -------------------------------------------------------------- geometry
-    def _patch_flame_entry(self, name: str, injector: EmotionInjector, inside: ContextVar) -> HookHandle:
-        model = self.model
-        previous = model.__dict__.get(name, _MISSING)
-        bound = getattr(model, name)
-        position = _flame_params_position(bound)
-
-        @functools.wraps(bound)
-        def entry(*args, **kwargs):
-            if inside.get():  # an outer entry point already modulated these parameters
-                return bound(*args, **kwargs)
-            if position >= 0 and len(args) > position:
-                if args[position] is not None:
-                    args = (*args[:position], injector.modulate_flame(args[position]), *args[position + 1:])
-            elif kwargs.get("flame_params") is not None:
-                kwargs = {**kwargs, "flame_params": injector.modulate_flame(kwargs["flame_params"])}
-            token = inside.set(True)
-            try:
-                return bound(*args, **kwargs)
-            finally:
-                inside.reset(token)
-
-        model.__dict__[name] = entry
-
-        def remove():
-            if model.__dict__.get(name) is entry:
-                if previous is _MISSING:
-                    del model.__dict__[name]
-                else:
-                    model.__dict__[name] = previous
-
-        return HookHandle(remove, f"{type(model).__name__}.{name}: flame_params expr/jaw_pose modulated")
-
-
-def _set_processor(attn, processor) -> None:
-    if hasattr(attn, "set_processor"):
-        attn.set_processor(processor)
-    else:
-        attn.processor = processor
-
-
-def _restore_processor(attn, wrapper, original) -> None:
-    if getattr(attn, "processor", None) is wrapper:
-        _set_processor(attn, original)

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 import emoctl
-from emoctl.adapters import Adapter, HookHandle, LAMAdapter, available_adapters, find_adapter, register_adapter, registry, unregister_adapter
+from emoctl.adapters import Adapter, HookHandle, LAMAdapter, available_adapters, find_adapter, flame_entry, register_adapter, registry, unregister_adapter
 from emoctl.errors import NoMatchingAdapterError
 from emoctl.testing.lam_layout import LAMLayoutModel
 
@@ -188,7 +188,7 @@ def test_install_failure_leaves_no_hooks_behind(inputs, monkeypatch):
     def fail(*a, **k):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(LAMAdapter, "_patch_flame_entry", fail)
+    monkeypatch.setattr(flame_entry, "_patch_flame_entry", fail)  # fails after the appearance hooks went in
     with pytest.raises(RuntimeError, match="boom"):
         emoctl.wrap(model, emotion_dim=8, geometry_dim=16, geometry_layers=1, geometry_heads=2)
     assert emoctl.controller_of(model) is None
