@@ -56,11 +56,11 @@ def test_resume_refuses_a_changed_config(tiny_recipe, tmp_path):
 
 def test_sigkill_after_first_checkpoint_then_resume(tiny_recipe, tmp_path):
     out = tmp_path / "killed"
-    config = tiny_training(tiny_recipe, out, steps=12, ckpt_every=2, val_every=100)
+    config = tiny_training(tiny_recipe, out, steps=6, ckpt_every=2, val_every=100)
     (tmp_path / "config.json").write_text(json.dumps({k: v for k, v in config.to_json().items()
                                                       if k not in ("arch", "data_dir", "val_dir", "out_dir", "steps")}))
     command = [sys.executable, "-m", "emoctl.cli", "train", "backbone", "--arch", "lam", "--data", config.data_dir,
-               "--val", config.val_dir, "--out", str(out), "--steps", "12", "--no-progress",
+               "--val", config.val_dir, "--out", str(out), "--steps", "6", "--no-progress",
                "--config-json", str(tmp_path / "config.json")]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -72,11 +72,11 @@ def test_sigkill_after_first_checkpoint_then_resume(tiny_recipe, tmp_path):
         proc.wait()
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()
     killed_at = load_checkpoint(out)["step"]
-    assert 2 <= killed_at < 12 and not (out / "model.safetensors").exists()
+    assert 2 <= killed_at < 6 and not (out / "model.safetensors").exists()
     done = subprocess.run(command + ["--resume"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert f"resuming {out} at step" in done.stdout
     straight = train_backbone(config.replace(out_dir=str(tmp_path / "straight")), progress=False)
-    assert straight["steps"] == 12
+    assert straight["steps"] == 6
     _assert_same(_weights(tmp_path / "straight"), _weights(out))
     assert TINY_MODEL["num_points"] == json.loads((out / "config.json").read_text())["model"]["num_points"]

@@ -107,6 +107,8 @@ def train_backbone(config: BackboneTrainingConfig, progress: bool = True, resume
             restore_rng(state)
             history, step, elapsed_before = state["history"], state["step"], state["elapsed"]
             print(f"resuming {config.out_dir} at step {step}")
+        elif resume:
+            print(f"no checkpoint in {config.out_dir}; starting at step 0")
         Path(config.out_dir).mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(Path(config.out_dir) / "training.json", json.dumps(config.to_json(), indent=1).encode())
         return _loop(config, model, optimizer, scheduler, train_data, val_data, weights, history, step,

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from emoctl.data import load_manifest, stable_seed
+from emoctl.data.flame_params import FLAME_IDENTITY_KEYS
 from emoctl.errors import DataError
 
 #: The background colour of the synthetic frames.
@@ -72,7 +73,7 @@ def collate(items: list[dict[str, Any]], pairs: list[list[tuple[int, int]]], ren
             frames = F.interpolate(frames, size=(render_size, render_size), mode="area")
         target.append(frames.permute(0, 2, 3, 1))
         for key, value in it["target"].items():
-            flame.setdefault(key, []).append(value if key == "betas" else value[t_idx])
+            flame.setdefault(key, []).append(value if key in FLAME_IDENTITY_KEYS else value[t_idx])
     n = len(pairs[0])
     return {
         "image": image,
