@@ -30,10 +30,10 @@ LAYERS = {
     "emoctl.flame": 11,
     "emoctl.data": 12,
     "emoctl.synthetic": 13,
-    "emoctl.backbones": 14,  # planned
-    "emoctl.losses": 15,  # planned
-    "emoctl.metrics": 15,  # planned
-    "emoctl.train": 16,  # planned
+    "emoctl.backbones": 14,
+    "emoctl.losses": 15,
+    "emoctl.metrics": 15,
+    "emoctl.train": 16,
     "emoctl.eval": 17,  # planned
     "emoctl.demo": 18,
     "emoctl.cli": 19,
