@@ -181,8 +181,10 @@ def test_cli_info_and_merge(tiny_copy, capsys, tmp_path):
     info = json.loads(capsys.readouterr().out)
     assert (info["identities"], info["anchors"], info["clips"]) == (3, 2, 18)
     assert info["frames_per_clip"] == {"6": 9, "7": 9} and info["total_frames"] == (9 * 6 + 9 * 7) * 2
+    assert (info["constant_clips"], info["curve_clips"], info["curve_clips_per_pair"]) == (18, 0, 0)
     assert cli_main(["info", str(tiny_copy)]) == 0
-    assert "clips: 18" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "clips: 18" in text and "18 constant-emotion, 0 curve (0 per identity x anchor)" in text
     before = (tiny_copy / "manifest.json").read_bytes()
     (tiny_copy / "manifest.json").unlink()
     assert cli_main(["merge", str(tiny_copy)]) == 0

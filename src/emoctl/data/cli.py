@@ -57,24 +57,33 @@ def _merge(args: argparse.Namespace) -> int:
 def dataset_info(root: str) -> dict:
     """A short summary of the manifest at ``root``: counts, frame counts, config, generator.
 
-    ``bytes`` is the total the manifest records (``verify`` checks each file's byte count);
-    :class:`~emoctl.errors.DataError` when the manifest is missing or malformed.
+    ``clips`` counts every clip: ``constant_clips`` (one emotion throughout) plus ``curve_clips``
+    (emotion changing over the clip, ``DatasetConfig.curve_clips`` = ``curve_clips_per_pair`` per
+    (identity, anchor)). ``bytes`` is the total the manifest records (``verify`` checks each file's
+    byte count); :class:`~emoctl.errors.DataError` when the manifest is missing or malformed.
     """
     from emoctl.data.config import DatasetConfig
+    from emoctl.data.layout import curve_clip_names
     from emoctl.data.manifest import load_manifest
 
     manifest = load_manifest(root)
+    config = DatasetConfig.from_json(manifest["config"])
     clips = manifest["clips"]
     frames = Counter(c["num_frames"] for c in clips)
+    curve_names = set(curve_clip_names(config.curve_clips))
+    curves = sum(c["emotion"] in curve_names for c in clips)
     return {
         "root": str(root),
         "schema_version": manifest["schema_version"],
         "emotions": manifest["emotions"],
-        "config": DatasetConfig.from_json(manifest["config"]).to_json(),
+        "config": config.to_json(),
         "generator": manifest["generator"],
         "identities": len(manifest["identities"]),
         "anchors": len(manifest["anchors"]),
         "clips": len(clips),
+        "constant_clips": len(clips) - curves,
+        "curve_clips": curves,
+        "curve_clips_per_pair": config.curve_clips,
         "frames_per_clip": {str(k): v for k, v in sorted(frames.items())},
         "total_frames": sum(c["num_frames"] * c["num_views"] for c in clips),
         "bytes": sum(f["bytes"] for group in ("identities", "anchors") for e in manifest[group] for f in e["files"].values())
@@ -101,6 +110,8 @@ def _info(args: argparse.Namespace) -> int:
           f"emoctl {gen['emoctl_version']}")
     print(f"  identities: {info['identities']}, anchors: {info['anchors']}, clips: {info['clips']}, "
           f"frames: {info['total_frames']}, bytes: {info['bytes']}")
+    print(f"  clips:      {info['constant_clips']} constant-emotion, {info['curve_clips']} curve "
+          f"({info['curve_clips_per_pair']} per identity x anchor)")
     return 0
 
 
