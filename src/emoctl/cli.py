@@ -4,7 +4,7 @@
     emoctl demo --out demo-out                   the end-to-end synthetic demo
     emoctl flame convert generic_model.pkl flame2020.safetensors [--landmarks emb.npy] [--source FLAME2020]
     emoctl data build-synthetic --recipe benchmark --out DIR [--kind K] [--split S] [--shard i/n|auto]
-    emoctl data build-synthetic OUT [--identities 8 ...]
+    emoctl data build-synthetic OUT [--identities 8 ...] [--curve-clips N]
     emoctl data verify|merge|info ROOT
     emoctl train backbone --arch lam|uv --data DIR --val DIR --out DIR [--steps N] [--resume]
 
@@ -66,11 +66,12 @@ def _build_synthetic(args: argparse.Namespace) -> int:
     shard = parse_shard(spec)
     if args.threads < 1:
         raise DataError(f"--threads must be >= 1, got {args.threads}")
+    curve_clips = _curve_clips(args.curve_clips)
     import torch
 
     torch.set_num_threads(args.threads)
     if args.recipe is not None:
-        return _build_recipe(args, out, shard)
+        return _build_recipe(args, out, shard, curve_clips)
     if args.split is not None:
         raise DataError("--split chooses a split of a recipe; it needs --recipe")
     sizes = {"identities": 8, "anchors": 2, "frames": 16, "image_size": 128, "views": 3, "seed": 0, "subdivide": 1}
@@ -79,18 +80,33 @@ def _build_synthetic(args: argparse.Namespace) -> int:
     from emoctl.synthetic import build_synthetic_dataset
 
     summary = build_synthetic_dataset(out, **sizes, config=preset(image_size=sizes["image_size"]), shard=shard,
-                                      progress=not args.no_progress)
+                                      curve_clips=curve_clips, progress=not args.no_progress)
     print(summary)
     return 0
 
 
-def _build_recipe(args: argparse.Namespace, out: str, shard: tuple[int, int]) -> int:
+def _curve_clips(text: str | None) -> int | None:
+    """``--curve-clips``: None when not given, else an int >= 0 (a one-line DataError otherwise)."""
+    from emoctl.errors import DataError
+
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise DataError(f"--curve-clips must be an integer >= 0, got {text!r}")
+    return value
+
+
+def _build_recipe(args: argparse.Namespace, out: str, shard: tuple[int, int], curve_clips: int | None) -> int:
     from emoctl.synthetic import build_recipe, recipe
 
     kinds = (args.kind,) if args.kind else ("appearance", "geometry")
     chosen = recipe(args.recipe).with_overrides(
         kinds, identities=args.identities, anchors=args.anchors, frames=args.frames, views=args.views,
-        image_size=args.image_size, seed=args.seed, subdivide=args.subdivide,
+        image_size=args.image_size, curve_clips=curve_clips, seed=args.seed, subdivide=args.subdivide,
     )
     splits = (args.split,) if args.split else ("train", "val", "test")
     result = build_recipe(chosen, out, kinds=kinds, splits=splits, shard=shard, progress=not args.no_progress)
@@ -152,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image-size", type=int, default=None, help="default 128")
     p.add_argument("--views", type=int, default=None, help="default 3")
     p.add_argument("--subdivide", type=int, default=None, help="head subdivision (default 1)")
+    p.add_argument("--curve-clips", default=None, metavar="N",
+                   help="clips per identity x anchor whose emotion changes over the clip (default: the recipe's "
+                   "or the config's, 0); with --recipe: every split of the chosen kinds")
     p.add_argument("--shard", default=None,
                    help="i/n: build shard i of n; auto: from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT or RANK/WORLD_SIZE")
     p.add_argument("--num-shards", type=int, default=None, help=argparse.SUPPRESS)  # the older --shard I --num-shards N

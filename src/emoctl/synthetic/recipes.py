@@ -61,14 +61,17 @@ class SplitSizes:
 @dataclass(frozen=True)
 class KindRecipe:
     """One configuration of a recipe: ``kind`` (``"appearance"`` / ``"geometry"``), clip ``frames`` at the
-    kind's fps, ``views`` cameras (frontal, then +-30 degrees, ...), square ``image_size``, and the
-    ``splits`` (``train``, ``val``, ``test`` -> :class:`SplitSizes`)."""
+    kind's fps, ``views`` cameras (frontal, then +-30 degrees, ...), square ``image_size``, the
+    ``splits`` (``train``, ``val``, ``test`` -> :class:`SplitSizes`) and ``curve_clips``: clips per
+    (identity, anchor) whose emotion changes over the clip (``DatasetConfig.curve_clips``; None: the
+    preset's, and not recorded in ``recipe.json``)."""
 
     kind: str
     frames: int
     views: int
     image_size: int
     splits: dict[str, SplitSizes] = field(default_factory=dict)
+    curve_clips: int | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -79,18 +82,22 @@ class KindRecipe:
                 raise DataError(f"KindRecipe.{name} must be a positive int, got {value!r}")
         if sorted(self.splits) != sorted(RECIPE_SPLITS):
             raise DataError(f"KindRecipe.splits must have exactly {list(RECIPE_SPLITS)}, got {sorted(self.splits)}")
+        c = self.curve_clips
+        if c is not None and (isinstance(c, bool) or not isinstance(c, int) or c < 0):
+            raise DataError(f"KindRecipe.curve_clips must be an int >= 0 (or None), got {c!r}")
 
     def config(self) -> DatasetConfig:
         """The dataset config of this kind (the paper's preset with this recipe's clip length and size)."""
         preset = DatasetConfig.appearance if self.kind == "appearance" else DatasetConfig.geometry
-        return preset(max_frames=self.frames, image_size=self.image_size)
+        curves = {} if self.curve_clips is None else {"curve_clips": self.curve_clips}
+        return preset(max_frames=self.frames, image_size=self.image_size, **curves)
 
     def clips(self, split: str | None = None) -> int:
-        """Clips of one split (or of all three): pairs x 7 emotions."""
+        """Clips of one split (or of all three): pairs x (7 emotions + the config's curve clips)."""
         from emoctl.emotions import EMOTIONS
 
         chosen = RECIPE_SPLITS if split is None else (split,)
-        return sum(self.splits[s].pairs for s in chosen) * len(EMOTIONS)
+        return sum(self.splits[s].pairs for s in chosen) * (len(EMOTIONS) + self.config().curve_clips)
 
     def images(self, split: str | None = None) -> int:
         """Rendered images (clips x frames x views) of one split or of all three."""
@@ -131,11 +138,11 @@ class Recipe:
 
     def with_overrides(self, kinds: tuple[str, ...] = KINDS, **changes: Any) -> "Recipe":
         """This recipe with ``seed`` / ``subdivide`` and, for ``kinds``, any of ``frames``, ``views``,
-        ``image_size`` and the *train* split's ``identities`` / ``anchors`` replaced (values that are None
-        are ignored). Validation and test splits keep their sizes."""
+        ``image_size``, ``curve_clips`` (every split's) and the *train* split's ``identities`` / ``anchors``
+        replaced (values that are None are ignored). Validation and test splits keep their sizes."""
         top = {k: changes.pop(k) for k in ("seed", "subdivide") if changes.get(k) is not None}
         per_kind = {k: v for k, v in changes.items() if v is not None}
-        unknown = sorted(set(per_kind) - {"frames", "views", "image_size", "identities", "anchors"})
+        unknown = sorted(set(per_kind) - {"frames", "views", "image_size", "curve_clips", "identities", "anchors"})
         if unknown:
             raise DataError(f"recipe overrides {unknown} are not recipe fields")
         train = {k: per_kind.pop(k) for k in ("identities", "anchors") if k in per_kind}
@@ -161,6 +168,8 @@ class Recipe:
                                  "dir": f"{kind}/{split}"}
             kinds[kind] = {"config": k.config().to_json(), "frames": k.frames, "views": k.views,
                            "image_size": k.image_size, "splits": splits}
+            if k.curve_clips is not None:  # only when overridden: earlier records stay as they were
+                kinds[kind]["curve_clips"] = k.curve_clips
         return {"format": "emoctl-synthetic-recipe", "name": self.name, "seed": self.seed, "subdivide": self.subdivide,
                 "kinds": kinds}
 
