@@ -132,6 +132,12 @@ def _evaluation_lines(evaluation: Any) -> list[str]:
                      f"{_num(mp.get('mean'), 2)} | {_num(mp.get('std'), 2)} | {_num(mp.get('min'), 2)} | "
                      f"{_num(mp.get('max'), 2)} | {_num(ms.get('mean'), 4)} |")
         lines += ["", f"Gain over the mean avatar: {_num(evaluation.get('gain_db'), 2)} dB."]
+    parts = [f"{evaluation[k]['identities']} with {label}: {_num(evaluation[k].get('psnr'), 2)} dB"
+             for k, label in (("baked_references", "an emotion baked into the reference"),
+                              ("neutral_references", "a neutral reference")) if isinstance(evaluation.get(k), dict)]
+    if parts:
+        lines += ["", "PSNR by reference: " + "; ".join(parts) + " (the backbone is never told the emotion, so a "
+                  "baked-in emotion stays in the avatar: `baked_emotion.png`)."]
     check = evaluation.get("check_set")
     if isinstance(check, dict):
         lines += ["", f"Check set `{check.get('file')}` (tests/backbones/): PSNR {_num(check.get('psnr'), 3)} dB "

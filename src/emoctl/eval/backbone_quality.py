@@ -120,6 +120,7 @@ def evaluate_backbone(model, heldout_folder: str | Path, *, mean_colors: Tensor 
     model.eval()
     data = open_folder(heldout_folder)
     scores: dict[str, IdentityScores] = {}
+    baked: dict[str, bool] = {}
     avatars: dict[str, Any] = {}
     images = 0
     order = range(len(data))
@@ -136,6 +137,7 @@ def evaluate_backbone(model, heldout_folder: str | Path, *, mean_colors: Tensor 
             image, kwargs = avatar_inputs(item)
             avatars = {ident: model.build_avatar(image, **kwargs)}  # one identity's avatar at a time
             scores.setdefault(ident, IdentityScores([], [], [], []))
+            baked[ident] = int(item["reference_emotion"]) > 0
         avatar = avatars[ident]
         flame, c2w, k, bg, targets = driving_inputs(item, frame_stride)
         size = targets.shape[1]
@@ -153,7 +155,8 @@ def evaluate_backbone(model, heldout_folder: str | Path, *, mean_colors: Tensor 
             on_item(item, renders, targets)
     if not scores:
         raise DataError(f"{heldout_folder} has no clips to evaluate")
-    per_identity = {i: {"psnr": sum(s.psnr) / len(s.psnr), "ssim": sum(s.ssim) / len(s.ssim)} for i, s in scores.items()}
+    per_identity = {i: {"psnr": sum(s.psnr) / len(s.psnr), "ssim": sum(s.ssim) / len(s.ssim),
+                        "baked_reference": baked[i]} for i, s in scores.items()}
     report: dict[str, Any] = {
         "identities": len(scores),
         "images": images,
@@ -162,6 +165,10 @@ def evaluate_backbone(model, heldout_folder: str | Path, *, mean_colors: Tensor 
         "ssim": _summary({i: v["ssim"] for i, v in per_identity.items()}),
         "per_identity": per_identity,
     }
+    for flag, name in ((True, "baked_references"), (False, "neutral_references")):
+        chosen = {i: v["psnr"] for i, v in per_identity.items() if v["baked_reference"] == flag}
+        if chosen:
+            report[name] = {"identities": len(chosen), "psnr": _summary(chosen)["mean"]}
     if mean_colors is not None:
         mean_psnr = {i: sum(s.mean_psnr) / len(s.mean_psnr) for i, s in scores.items()}
         mean_ssim = {i: sum(s.mean_ssim) / len(s.mean_ssim) for i, s in scores.items()}
