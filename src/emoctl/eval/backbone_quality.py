@@ -114,7 +114,8 @@ def evaluate_backbone(model, heldout_folder: str | Path, *, mean_colors: Tensor 
     """Self-reenactment PSNR/SSIM per held-out identity (module docstring); with ``mean_colors [N, 3]``
     the mean-avatar baseline too. ``on_item(item, renders [N, H, W, 3], targets)`` sees every rendered
     item (figures). Returns ``{"psnr": {mean, std, min, max}, "ssim": ..., "per_identity": {...},
-    "images": n, "mean_avatar": {...}, "gain_db": ...}``."""
+    "images": n, "mean_avatar": {...}, "gain_db": ..., "baked_references" / "neutral_references":
+    {identities, psnr}}`` (identities whose reference image shows an emotion, and the others)."""
     from emoctl.metrics import psnr, ssim
 
     model.eval()
