@@ -3,8 +3,9 @@
 Training pairs come from frame-synchronized anchors: the driving sequence is an anchor in a source
 emotion, the label is a target emotion, and the ground truth is the *same frames* of the same
 anchor in the target emotion. The loss is the paper's parameter-space term plus a surface term,
-``||θ̂ - θ||² + λ_v ||V(θ̂) - V(θ)||²`` with vertices from the synthetic head's FLAME layer (in
-millimetres, on the vertices that expressions move).
+``||θ̂ - θ||² + λ_v ||V(θ̂) - V(θ)||²`` (:func:`emoctl.losses.geometry_loss`) with vertices from the
+synthetic head (:class:`emoctl.losses.VertexLoss`: in millimetres, on the vertices that expressions
+move).
 
 Evaluation on held-out anchors compares predictions of the target sequence: the source as is
 (what an emotion-unaware backbone does), two "subtract a constant" baselines, and the trained
@@ -20,8 +21,8 @@ from collections.abc import Callable, Mapping
 import torch
 
 from emoctl.emotions import EMOTIONS
-from emoctl.flame import FlameModelData
-from emoctl.flame_schema import FLAME_SCHEMA, join_expression_jaw, split_expression_jaw
+from emoctl.flame_schema import FLAME_SCHEMA, join_expression_jaw
+from emoctl.losses.geometry import GeometryLossWeights, VertexLoss, geometry_loss
 from emoctl.modulators import EmotionModulators
 
 #: per anchor: emotion name -> expression + jaw pose ``[T, 103]``
@@ -31,45 +32,6 @@ AnchorParams = dict[str, torch.Tensor]
 def pack_anchor(emotions: Mapping[str, Mapping[str, torch.Tensor]]) -> AnchorParams:
     """``{emotion: FLAME sequence}`` → ``{emotion: [T, 103]}`` (expression + jaw pose)."""
     return {e: join_expression_jaw(seq["expr"], seq["jaw_pose"]).float() for e, seq in emotions.items()}
-
-
-class VertexLoss:
-    """Vertices of expression + jaw parameters on a head model (zero shape and head pose), in mm.
-
-    ``__call__(params [N, 103]) -> vertices [N, M, 3]`` for the ``M`` vertices that an expression
-    or the jaw moves. With every joint but the jaw at rest, FLAME's linear blend skinning reduces
-    exactly to ``v + w_jaw * (R (v - J_jaw) + J_jaw - v)`` on the expression- and pose-corrected
-    template ``v``, which is much cheaper than the full layer (checked against
-    :class:`emoctl.flame.FLAME` in the tests).
-    """
-
-    JAW = 2
-
-    def __init__(self, head: FlameModelData):
-        expr_motion = head.exprdirs.norm(dim=(1, 2))
-        jaw_weight = head.lbs_weights[:, self.JAW]
-        self.moving = (expr_motion > 1e-2 * expr_motion.max()) | (jaw_weight > 1e-3)
-        m = self.moving
-        self.template = head.v_template[m].float()  # [M, 3]
-        self.exprdirs = head.exprdirs[m].float()  # [M, 3, 100]
-        jaw_pose_dirs = slice(9 * (self.JAW - 1), 9 * self.JAW)
-        self.posedirs = head.posedirs[m][..., jaw_pose_dirs].float()  # [M, 3, 9]
-        self.jaw_weight = jaw_weight[m].float()[:, None]  # [M, 1]
-        regressor = head.J_regressor[self.JAW].float()  # [V]
-        self.joint_rest = regressor @ head.v_template.float()  # [3]
-        self.joint_expr = torch.einsum("v,vce->ce", regressor, head.exprdirs.float())  # [3, 100]
-
-    def __call__(self, params: torch.Tensor) -> torch.Tensor:
-        from smplx.lbs import batch_rodrigues
-
-        expr, jaw = split_expression_jaw(params)
-        shaped = self.template + torch.einsum("ne,mce->nmc", expr, self.exprdirs)
-        rot = batch_rodrigues(jaw)  # [N, 3, 3]
-        eye = torch.eye(3, dtype=rot.dtype, device=rot.device)
-        posed = shaped + torch.einsum("nk,mck->nmc", (rot - eye).reshape(-1, 9), self.posedirs)
-        joint = (self.joint_rest + expr @ self.joint_expr.t())[:, None]  # [N, 1, 3]
-        rotated = torch.einsum("nij,nmj->nmi", rot, posed - joint) + joint
-        return (posed + self.jaw_weight * (rotated - posed)) * 1000.0
 
 
 class PairSampler:
@@ -111,21 +73,6 @@ def constant_offsets(anchors: Mapping[str, AnchorParams], emotions=EMOTIONS) -> 
     return sums / frames
 
 
-def geometry_loss(pred: torch.Tensor, target: torch.Tensor, vertices: VertexLoss | None, vertex_weight: float,
-                  vertex_frames: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
-    """Parameter MSE plus ``vertex_weight`` × vertex MSE (mm²) on ``vertex_frames`` random frames."""
-    param = (pred - target).square().mean()
-    parts = {"param": param.item()}
-    loss = param
-    if vertices is not None and vertex_weight > 0:
-        flat_p, flat_t = pred.reshape(-1, pred.shape[-1]), target.reshape(-1, target.shape[-1])
-        idx = torch.randperm(flat_p.shape[0], generator=generator)[:vertex_frames]
-        vert = (vertices(flat_p[idx]) - vertices(flat_t[idx])).square().sum(-1).mean()
-        parts["vertex_mm2"] = vert.item()
-        loss = loss + vertex_weight * vert
-    return loss, parts
-
-
 def fit_geometry(mods: EmotionModulators, train: Mapping[str, AnchorParams], *, steps: int, batch: int = 16,
                  window: int = 32, lr: float = 1e-3, vertex_weight: float = 0.05, vertex_frames: int = 64,
                  vertices: VertexLoss | None = None, seed: int = 0,
@@ -134,6 +81,7 @@ def fit_geometry(mods: EmotionModulators, train: Mapping[str, AnchorParams], *, 
     sampler = PairSampler(train, window, mods.vocabulary)
     mods.geometry.set_statistics(torch.cat([seq for anchor in train.values() for seq in anchor.values()]))
     gen = torch.Generator().manual_seed(seed)
+    weights = GeometryLossWeights(vertex=vertex_weight if vertices is not None else 0.0)
     params = list(mods.trainable_parameters(parts="geometry"))
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 20) * 0.5 * (1 + math.cos(math.pi * s / steps)))
@@ -143,7 +91,8 @@ def fit_geometry(mods: EmotionModulators, train: Mapping[str, AnchorParams], *, 
     for step in range(steps):
         src, _, tgt_ids, tgt = sampler.sample(batch, gen)
         pred = mods.modulate_sequence(src, tgt_ids)
-        loss, parts = geometry_loss(pred, tgt, vertices, vertex_weight, vertex_frames, gen)
+        loss, terms = geometry_loss(pred, tgt, flame=vertices, weights=weights, vertex_frames=vertex_frames, generator=gen)
+        parts = {name: value.item() for name, value in terms.items()}
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)

@@ -26,9 +26,10 @@ import torch
 
 from emoctl._version import __version__
 from emoctl.demo.figures import error_plot, labelled_rows, loss_plot
-from emoctl.demo.geometry_fit import VertexLoss, constant_offsets, evaluate, fit_geometry, pack_anchor
+from emoctl.demo.geometry_fit import constant_offsets, evaluate, fit_geometry, pack_anchor
 from emoctl.emotions import EMOTIONS, interpolate
 from emoctl.flame_schema import unpack_expression_jaw
+from emoctl.losses.geometry import VertexLoss
 from emoctl.modulators import EmotionModulators
 
 
