@@ -25,6 +25,14 @@ def fake_spec(monkeypatch, root):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: spec if name == "mediapipe" else real(name, *a))
 
 
+def fake_install(monkeypatch, root):
+    """A "mediapipe" package at ``root`` holding (empty) model files."""
+    for f in face_mesh.MODEL_FILES:
+        (root / f).parent.mkdir(parents=True, exist_ok=True)
+        (root / f).write_bytes(b"")
+    fake_spec(monkeypatch, root)
+
+
 def test_absent_mediapipe_names_the_install(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mediapipe" else real(name, *a))
@@ -41,10 +49,7 @@ def test_missing_model_files_are_named(monkeypatch, tmp_path):
 
 
 def test_missing_solution_is_reported(monkeypatch, tmp_path):
-    for f in face_mesh.MODEL_FILES:
-        (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / f).write_bytes(b"")
-    fake_spec(monkeypatch, tmp_path)
+    fake_install(monkeypatch, tmp_path)
     real = importlib.import_module
 
     def no_solution(name, *a):
@@ -59,10 +64,7 @@ def test_missing_solution_is_reported(monkeypatch, tmp_path):
 
 def test_detector_converts_to_pixels_and_nan_rows(monkeypatch, tmp_path):
     """With a stand-in for mediapipe's FaceMesh: normalised (x, y) → pixels, no face → NaN row."""
-    for f in face_mesh.MODEL_FILES:
-        (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / f).write_bytes(b"")
-    fake_spec(monkeypatch, tmp_path)
+    fake_install(monkeypatch, tmp_path)
     seen = []
 
     class FakeMesh:

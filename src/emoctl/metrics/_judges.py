@@ -29,8 +29,7 @@ def check_pair(pred: Tensor, target: Tensor, what: str) -> None:
     check_batch(pred, what, "prediction")
     check_batch(target, what, "target")
     if pred.shape != target.shape:
-        (n, h, w, _), (m, g, v, _) = pred.shape, target.shape
-        part = "image count N" if n != m else "image size (H, W)"
+        part = "image count N" if pred.shape[0] != target.shape[0] else "image size (H, W)"
         raise ShapeError(
             f"{what}: prediction {tuple(pred.shape)} and target {tuple(target.shape)} differ in {part}"
         )
