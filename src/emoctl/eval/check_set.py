@@ -16,8 +16,10 @@ from torch import Tensor
 
 from emoctl.errors import CheckpointError, DataError
 from emoctl.eval.backbone_quality import avatar_inputs, driving_inputs, open_folder
+from emoctl.flame_schema import FRAME_KEYS
 
-FLAME_KEYS = ("expr", "jaw_pose", "rotation", "neck_pose", "eyes_pose", "translation")
+#: The per-frame FLAME keys a check set stores (the one schema).
+FLAME_KEYS = FRAME_KEYS
 
 
 def export_check_set(folder: str | Path, out: str | Path, *, identities: int = 2, frames: tuple[int, ...] = (4, 12),
