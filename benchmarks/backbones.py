@@ -27,6 +27,7 @@ import argparse
 import copy
 import platform
 import resource
+import statistics
 import time
 
 import torch
@@ -91,24 +92,34 @@ def section_speed(models, threads):
               f"{fps[128]:.1f} | {fps[256]:.1f} |")
 
 
+#: Modulators sized like the reference backbones (the default config has a 4-layer, 256-wide geometry
+#: transformer: 4.4M parameters, more than lam-ref itself).
+SMALL_MODULATORS = {"geometry_dim": 64, "geometry_layers": 1, "geometry_heads": 2, "emotion_dim": 64}
+
+
 def section_overhead(models, rounds):
     print("\n## 2. Wrapped vs unwrapped `infer_single_view` (4 frames, 128^2), interleaved\n")
-    print("| backbone | mode | unwrapped ms | disabled | with emotion | targets |")
-    print("|---|---|---|---|---|---|")
+    print("| backbone | modulators | parameters | mode | unwrapped ms | disabled | with emotion | modulators' own ms per call | targets |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for arch, (model, origin) in models.items():
-        for mode in ("concat", "gated"):
-            m = copy.deepcopy(model).eval()
-            args = inputs(m, 1, 4, 128)
+        for label, sizes in (("default", {}), ("small", SMALL_MODULATORS)):
+            for mode in ("concat", "gated"):
+                m = copy.deepcopy(model).eval()
+                args = inputs(m, 1, 4, 128)
 
-            def run():
-                m.infer_single_view(*args)
+                def run():
+                    m.infer_single_view(*args)
 
-            ctl = emoctl.wrap(m, emotions=7, appearance_mode=mode)
-            run()
-            med = interleaved_medians(m, ctl, run, rounds, 1)
-            base = med["unwrapped"]
-            print(f"| {arch} | {mode} | {base * 1e3:.0f} | {med['wrapped, disabled'] / base:.4f} | "
-                  f"{med['wrapped, emotion'] / base:.4f} | <= 1.005 / <= 1.02 |")
+                ctl = emoctl.wrap(m, emotions=7, appearance_mode=mode, **sizes)
+                params = sum(p.numel() for p in ctl.parameters())
+                run()
+                med = interleaved_medians(m, ctl, run, rounds, 2)
+                base = med["unwrapped"]
+                with torch.no_grad(), ctl.emotion("happy"):  # the modulators' work per call, timed alone
+                    own = statistics.median(time_call(lambda: (ctl.modulate_flame(args[6]), ctl.appearance_tokens(1, args[0])), 10)
+                                            for _ in range(5))
+                print(f"| {arch} | {label} | {params:,} | {mode} | {base * 1e3:.0f} | {med['wrapped, disabled'] / base:.4f} | "
+                      f"{med['wrapped, emotion'] / base:.4f} | {own * 1e3:.2f} ({own / base:.1%}) | <= 1.005 / <= 1.02 |")
 
 
 def section_full_scale(layers, rounds):
@@ -207,6 +218,7 @@ def main() -> None:
     ap.add_argument("--full-scale-rounds", type=int, default=2)
     ap.add_argument("--skip-full-scale", action="store_true")
     ap.add_argument("--archs", default="lam,uv")
+    ap.add_argument("--sections", default="1,2,3,4,5", help="which sections to run (comma-separated numbers)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
@@ -215,11 +227,16 @@ def main() -> None:
     for arch, (model, origin) in models.items():
         model.eval()
         print(f"- {arch}: {origin}")
-    section_speed(models, args.threads)
-    section_overhead(models, args.rounds)
-    section_per_frame(models)
-    section_training(models, args.train_steps)
-    if not args.skip_full_scale:
+    sections = set(args.sections.split(","))
+    if "1" in sections:
+        section_speed(models, args.threads)
+    if "2" in sections:
+        section_overhead(models, args.rounds)
+    if "4" in sections:
+        section_per_frame(models)
+    if "5" in sections:
+        section_training(models, args.train_steps)
+    if "3" in sections and not args.skip_full_scale:
         section_full_scale(args.full_scale_layers, args.full_scale_rounds)
     print(f"\nmedians over {args.rounds} interleaved rounds; ratios against the unwrapped model in the same run")
 
