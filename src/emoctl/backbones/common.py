@@ -43,3 +43,17 @@ def nearest_spacing(points: Tensor, k: int = 3) -> Tensor:
     d = torch.cdist(points, points)
     d.fill_diagonal_(float("inf"))
     return d.topk(k, largest=False).values.mean(-1)
+
+
+class BackboneConfig:
+    """Mixin of the backbones' frozen config dataclasses: ``arch`` (a class attribute, not a field)
+    and the ``config.json`` round trip (``to_json`` / strict ``from_json``)."""
+
+    arch = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"arch": self.arch, **asdict(self)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]):
+        return config_from_json(cls, data)

@@ -22,9 +22,7 @@ wraps this model unchanged. :meth:`build_avatar` (once per reference image) and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -34,12 +32,12 @@ from emoctl.backbones.binding import VertexBinding
 from emoctl.backbones.encoders import PatchViTEncoder, as_image_batch, fourier_features
 from emoctl.backbones.heads import GaussianHeads
 from emoctl.backbones.joint_transformer import JointTransformerDecoder
-from emoctl.backbones.common import config_from_json, default_template, nearest_spacing
+from emoctl.backbones.common import BackboneConfig, default_template, nearest_spacing
 from emoctl.backbones.template import HeadTemplate, farthest_point_indices
 
 
 @dataclass(frozen=True)
-class LAMStyleConfig:
+class LAMStyleConfig(BackboneConfig):
     """Every number needed to rebuild a :class:`LAMStyleBackbone` (``config.json``)."""
 
     image_size: int = 128
@@ -60,13 +58,6 @@ class LAMStyleConfig:
     seed: int = 0
 
     arch = "lam"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"arch": self.arch, **asdict(self)}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "LAMStyleConfig":
-        return config_from_json(cls, data)
 
 
 class LAMStyleBackbone(nn.Module):

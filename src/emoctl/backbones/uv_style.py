@@ -27,15 +27,14 @@ train on CPUs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
 from emoctl.backbones.avatar import GaussianAvatar
 from emoctl.backbones.binding import TriangleBinding
-from emoctl.backbones.common import config_from_json, default_template
+from emoctl.backbones.common import BackboneConfig, default_template
 from emoctl.backbones.encoders import PatchViTEncoder, as_image_batch
 from emoctl.backbones.heads import GaussianHeads
 from emoctl.backbones.template import HeadTemplate
@@ -50,7 +49,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 
 
 @dataclass(frozen=True)
-class UVStyleConfig:
+class UVStyleConfig(BackboneConfig):
     """Every number needed to rebuild a :class:`UVStyleBackbone` (``config.json``)."""
 
     image_size: int = 128
@@ -78,13 +77,6 @@ class UVStyleConfig:
     seed: int = 0
 
     arch = "uv"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"arch": self.arch, **asdict(self)}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "UVStyleConfig":
-        return config_from_json(cls, data)
 
 
 class SelfAttentionBlock(nn.Module):
