@@ -76,7 +76,9 @@ class EmotionController(EmotionModulators):
         ``label``: a name, an id, a ``{name: weight}`` mixture, ``emoctl.Emotion``,
         ``emoctl.interpolate(...)``, one label per sample (list or int tensor ``[B]``), weights
         ``[B, K]`` or a per-frame curve ``[B, T, K]`` (per frame on the geometry path; averaged
-        over time on the appearance path, which builds one avatar per sample). Parsed on entry, so
+        over time on the appearance path, which builds one avatar per sample; for per-frame
+        appearance on a backbone that exposes ``build_avatar``, see
+        :func:`emoctl.backbones.emotion_avatar.build_emotion_avatar`). Parsed on entry, so
         a bad label fails here.
 
         The emotion is seen by code running in this context: nested calls, asyncio tasks created
