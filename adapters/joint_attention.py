@@ -3,8 +3,11 @@
 A wrapper around an attention layer's processor (diffusers' ``Attention.processor`` convention,
 e.g. ``JointAttnProcessor2_0`` as in LAM): the original processor runs unchanged, then every
 query (geometry and image tokens) also attends to the emotion tokens, through the layer's own
-context projections (``add_k_proj``/``add_v_proj``, no new weights), and the result, passed
-through the output projections without bias, is added scaled by ``tanh(gate)``. With the gate at
+context projections (``add_k_proj``/``add_v_proj``, no new weights), and the result is added,
+scaled by ``tanh(gate)``, to the input of the layer's output projections (``to_out[0]``,
+``to_add_out``) — the same as adding it after them without their bias. The queries are the ones
+the processor computes (captured from ``to_q``/``add_q_proj`` during its call, :class:`Folded`), so
+the gated path adds one small attention per layer and no projection of its own. With the gate at
 zero the output equals the original bit for bit (LLaMA-Adapter's zero-initialised attention;
 IP-Adapter's decoupled attention with scale 0).
 
@@ -19,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from emoctl.adapters.base import EmotionInjector
+from emoctl.adapters.processors import Folded
 
 
 def _heads(x: torch.Tensor, heads: int) -> torch.Tensor:
@@ -46,31 +50,46 @@ class GatedEmotionJointAttention:
         self.context_tokens = context_tokens
 
     def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, *args, **kwargs):
-        out = self.inner(attn, hidden_states, encoder_hidden_states, attention_mask, *args, **kwargs)
         if encoder_hidden_states is None:
-            return out
+            return self.inner(attn, hidden_states, encoder_hidden_states, attention_mask, *args, **kwargs)
         tokens = self.context_tokens(hidden_states)
         if tokens is None:
-            return out
+            return self.inner(attn, hidden_states, encoder_hidden_states, attention_mask, *args, **kwargs)
         gate = self.injector.attention_gate(self.layer, like=hidden_states)
-        extra_x, extra_c = self.emotion_attention(attn, hidden_states, encoder_hidden_states, tokens)
+        context_out = getattr(attn, "to_add_out", None)
+        if getattr(attn, "context_pre_only", False):
+            context_out = None
+
+        def compute(captured):
+            if "x" in captured and "c" in captured:
+                ox, oc = self.emotion_attention(attn, captured["x"], captured["c"], tokens, projected=True)
+            else:  # a processor that projects the queries some other way: project them here
+                ox, oc = self.emotion_attention(attn, hidden_states, encoder_hidden_states, tokens)
+            return {"x": ox, "c": oc}
+
+        folded = Folded({"x": attn.to_q, "c": attn.add_q_proj}, {"x": attn.to_out[0], "c": context_out}, compute, gate)
+        out = folded.run(self.inner, attn, hidden_states, encoder_hidden_states, attention_mask, *args, **kwargs)
+        if folded.applied:
+            return out
+        # the processor did not call the output projections as modules: add after them (no bias)
+        extra = compute({})
+        x_extra = gate * F.linear(extra["x"], attn.to_out[0].weight)
         if isinstance(out, tuple):
             x, c = out
-            x = x + gate * extra_x
-            if c is not None and extra_c is not None:
-                c = c + gate * extra_c
-            return x, c
-        return out + gate * extra_x
+            if c is not None and context_out is not None:
+                c = c + gate * F.linear(extra["c"], context_out.weight)
+            return x + x_extra, c
+        return out + x_extra
 
     @staticmethod
-    def emotion_attention(attn, x: torch.Tensor, ctx: torch.Tensor, tokens: torch.Tensor):
-        """Attention of the ``[x; ctx]`` queries to ``tokens``, through ``attn``'s projections.
-
-        ``x [B, Nx, D]``, ``ctx [B, Nc, D]``, ``tokens [B, k, D]`` → ``([B, Nx, D_out], [B, Nc, D_ctx] | None)``.
-        """
+    def emotion_attention(attn, x: torch.Tensor, ctx: torch.Tensor, tokens: torch.Tensor, projected: bool = False):
+        """Attention of the ``[x; ctx]`` queries to ``tokens`` through ``attn``'s projections, before the
+        output projections: ``([B, Nx, D_inner], [B, Nc, D_inner])``. ``x [B, Nx, D]``, ``ctx [B, Nc, D]``
+        are the token streams, or (``projected=True``) their query projections ``to_q(x)``,
+        ``add_q_proj(ctx)`` as the processor computed them; ``tokens [B, k, D]``."""
         h = attn.heads
-        q = _heads(attn.to_q(x), h)
-        cq = _heads(attn.add_q_proj(ctx), h)
+        q = _heads(x if projected else attn.to_q(x), h)
+        cq = _heads(ctx if projected else attn.add_q_proj(ctx), h)
         if getattr(attn, "norm_q", None) is not None:
             q = attn.norm_q(q)
         if getattr(attn, "norm_added_q", None) is not None:
@@ -80,9 +99,5 @@ class GatedEmotionJointAttention:
         if getattr(attn, "norm_added_k", None) is not None:
             k = attn.norm_added_k(k)
         o = F.scaled_dot_product_attention(torch.cat([q, cq], dim=2), k, v)
-        o = o.transpose(1, 2).reshape(x.shape[0], -1, h * o.shape[-1]).to(x.dtype)
-        ox, oc = o[:, : x.shape[1]], o[:, x.shape[1]:]
-        extra_x = F.linear(ox, attn.to_out[0].weight)
-        to_add_out = getattr(attn, "to_add_out", None)
-        extra_c = F.linear(oc, to_add_out.weight) if (to_add_out is not None and not getattr(attn, "context_pre_only", False)) else None
-        return extra_x, extra_c
+        o = o.transpose(1, 2).reshape(q.shape[0], -1, h * o.shape[-1])
+        return o[:, : q.shape[2]], o[:, q.shape[2]:]

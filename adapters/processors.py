@@ -80,3 +80,52 @@ def once_per_call(module: nn.Module, first_arg: str, fresh: Callable[[torch.Tens
         post = module.register_forward_hook(clear, with_kwargs=True, always_call=True)
         handles.append(HookHandle(post.remove, f"{what} cleared after the call"))
     return tokens, handles
+
+
+class Folded:
+    """Run a processor while reusing its own query projections and output projection for the gated
+    emotion attention (the "gated" mode's fast path).
+
+    During ``inner(...)``: forward hooks on the ``queries`` modules (``{name: module}``, e.g.
+    ``{"q": attn.to_q}``) keep their outputs, and forward pre-hooks on the ``outputs`` modules
+    (``{name: module}``, e.g. ``{"x": attn.to_out[0]}``) add ``gate * extra[name]`` to their input,
+    where ``extra = compute(captured_queries)`` is computed once, when the first output module runs.
+    So the emotion attention costs one small attention per layer (the queries against ``k`` emotion
+    tokens) and no projection of its own, and the processor itself runs unchanged. The hooks exist
+    only during the call.
+    """
+
+    def __init__(self, queries: dict[str, nn.Module], outputs: dict[str, nn.Module],
+                 compute: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]], gate: torch.Tensor):
+        self.queries, self.outputs, self.compute, self.gate = queries, outputs, compute, gate
+        self.captured: dict[str, torch.Tensor] = {}
+        self.extra: dict[str, torch.Tensor] | None = None
+        #: Whether the last :meth:`run` added the emotion attention (an output module ran).
+        self.applied = False
+
+    def _keep(self, name):
+        def hook(module, args, output):
+            self.captured[name] = output
+        return hook
+
+    def _add(self, name):
+        def hook(module, args):
+            if self.extra is None:
+                self.extra = self.compute(self.captured)
+            extra = self.extra.get(name)
+            if extra is None:
+                return None
+            self.applied = True
+            return (args[0] + self.gate * extra.to(args[0].dtype), *args[1:])
+        return hook
+
+    def run(self, fn, *args, **kwargs):
+        self.applied = False
+        handles = [m.register_forward_hook(self._keep(n)) for n, m in self.queries.items() if m is not None]
+        handles += [m.register_forward_pre_hook(self._add(n)) for n, m in self.outputs.items() if m is not None]
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            for h in handles:
+                h.remove()
+            self.captured, self.extra = {}, None
