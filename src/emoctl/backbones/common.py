@@ -7,7 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from emoctl.backbones.template import HeadTemplate
 from emoctl.errors import ConfigError
@@ -57,3 +57,41 @@ class BackboneConfig:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]):
         return config_from_json(cls, data)
+
+
+class AvatarBackbone(nn.Module):
+    """What the reference backbones share: LAM's call signatures on top of ``build_avatar`` (theirs)
+    and :meth:`render_avatar`. A subclass defines ``config`` (with ``render_size``), ``template`` and
+    ``build_avatar(image, betas, source_c2ws, source_intrs, source_flame_params)``."""
+
+    def zero_betas(self, image: Tensor, betas: Tensor | None) -> Tensor:
+        """``betas``, or zeros ``[B, S]`` (the template's shape) when None."""
+        if betas is not None:
+            return betas
+        dtype = self.template.v_template.dtype
+        return torch.zeros(image.shape[0], self.template.flame.num_shape, dtype=dtype, device=image.device)
+
+    def render_avatar(self, avatar, flame_params, render_c2ws, render_intrs, render_bg_colors,
+                      size: int | None = None) -> dict[str, Tensor]:
+        """Animate and render: ``comp_rgb [B, N, H, W, 3]``, ``comp_mask [B, N, H, W, 1]``,
+        ``gs_xyz [B, N, G, 3]`` for ``N`` driven frames, frame ``n`` seen by camera ``n``."""
+        size = size or self.config.render_size
+        posed = avatar.animate(flame_params)
+        images, alphas = posed.render(render_c2ws, render_intrs, render_bg_colors, size, size)
+        return {"comp_rgb": images, "comp_mask": alphas, "gs_xyz": posed.means}
+
+    def forward(self, image, source_c2ws, source_intrs, render_c2ws, render_intrs, render_bg_colors,
+                flame_params, source_flame_params=None, render_images=None, data=None):
+        """LAM's training path: build the avatar from ``image`` and render it for ``flame_params``;
+        returns :meth:`render_avatar`'s dict plus ``avatar``."""
+        avatar = self.build_avatar(image, flame_params.get("betas"), source_c2ws, source_intrs, source_flame_params)
+        out = self.render_avatar(avatar, flame_params, render_c2ws, render_intrs, render_bg_colors)
+        out["avatar"] = avatar
+        return out
+
+    @torch.no_grad()
+    def infer_single_view(self, image, source_c2ws, source_intrs, render_c2ws, render_intrs, render_bg_colors,
+                          flame_params, source_flame_params=None):
+        """LAM's inference path (no gradients): :meth:`forward`."""
+        return self.forward(image, source_c2ws, source_intrs, render_c2ws, render_intrs, render_bg_colors, flame_params,
+                            source_flame_params)

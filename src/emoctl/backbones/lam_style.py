@@ -32,7 +32,7 @@ from emoctl.backbones.binding import VertexBinding
 from emoctl.backbones.encoders import PatchViTEncoder, as_image_batch, fourier_features
 from emoctl.backbones.heads import GaussianHeads
 from emoctl.backbones.joint_transformer import JointTransformerDecoder
-from emoctl.backbones.common import BackboneConfig, default_template, nearest_spacing
+from emoctl.backbones.common import AvatarBackbone, BackboneConfig, default_template, nearest_spacing
 from emoctl.backbones.template import HeadTemplate, farthest_point_indices
 
 
@@ -60,7 +60,7 @@ class LAMStyleConfig(BackboneConfig):
     arch = "lam"
 
 
-class LAMStyleBackbone(nn.Module):
+class LAMStyleBackbone(AvatarBackbone):
     """A LAM-style backbone (see the module docstring). ``template``: the FLAME head (default: the
     synthetic head of ``config.head_seed`` at ``config.head_subdivide``)."""
 
@@ -113,29 +113,7 @@ class LAMStyleBackbone(nn.Module):
         The source camera and FLAME parameters are accepted for a uniform signature across backbones
         and not used: LAM reconstructs from the image tokens alone (as LAM does at inference)."""
         batch = image.shape[0]
-        dtype = self.template.v_template.dtype
-        betas = torch.zeros(batch, self.template.flame.num_shape, dtype=dtype, device=image.device) if betas is None else betas
+        betas = self.zero_betas(image, betas)
         latent = self.forward_latent_points(image, None, self.query_points(betas, batch))
         attrs = self.gs_heads(latent, self.base_scale)
         return GaussianAvatar(**attrs, betas=betas, template=self.template, binding=self.binding)
-
-    def render_avatar(self, avatar: GaussianAvatar, flame_params, render_c2ws, render_intrs, render_bg_colors,
-                      size: int | None = None) -> dict[str, Tensor]:
-        """Animate and render: ``comp_rgb [B, N, H, W, 3]``, ``comp_mask [B, N, H, W, 1]``,
-        ``gs_xyz [B, N, G, 3]`` for ``N`` driven frames, frame ``n`` seen by camera ``n``."""
-        size = size or self.config.render_size
-        posed = avatar.animate(flame_params)
-        images, alphas = posed.render(render_c2ws, render_intrs, render_bg_colors, size, size)
-        return {"comp_rgb": images, "comp_mask": alphas, "gs_xyz": posed.means}
-
-    def forward(self, image, source_c2ws, source_intrs, render_c2ws, render_intrs, render_bg_colors,
-                flame_params, source_flame_params=None, render_images=None, data=None):
-        avatar = self.build_avatar(image, flame_params.get("betas"))
-        out = self.render_avatar(avatar, flame_params, render_c2ws, render_intrs, render_bg_colors)
-        out["avatar"] = avatar
-        return out
-
-    @torch.no_grad()
-    def infer_single_view(self, image, source_c2ws, source_intrs, render_c2ws, render_intrs, render_bg_colors,
-                          flame_params):
-        return self.forward(image, source_c2ws, source_intrs, render_c2ws, render_intrs, render_bg_colors, flame_params)

@@ -34,7 +34,7 @@ from torch import Tensor, nn
 
 from emoctl.backbones.avatar import GaussianAvatar
 from emoctl.backbones.binding import TriangleBinding
-from emoctl.backbones.common import BackboneConfig, default_template
+from emoctl.backbones.common import AvatarBackbone, BackboneConfig, default_template
 from emoctl.backbones.encoders import PatchViTEncoder, as_image_batch
 from emoctl.backbones.heads import GaussianHeads
 from emoctl.backbones.template import HeadTemplate
@@ -132,7 +132,7 @@ class _UVMapEmbed(nn.Module):
         return x.permute(0, 5, 1, 3, 2, 4).reshape(b, -1, g * p, g * p)
 
 
-class UVStyleBackbone(nn.Module):
+class UVStyleBackbone(AvatarBackbone):
     """A Dual-UV-style backbone (see the module docstring). ``template``: the FLAME head with UVs
     (default: the synthetic head of ``config.head_seed`` at ``config.head_subdivide``)."""
 
@@ -237,31 +237,7 @@ class UVStyleBackbone(nn.Module):
         """Reference ``image [B, (1,) 3, H, W]`` in [0, 1], shape ``betas [B, S]``, its camera
         (``source_c2ws [B, 1, 4, 4]``, ``source_intrs [B, 1, 3|4, 3|4]`` in the image's pixels;
         default: the frontal camera) and FLAME pose (default: neutral) → the avatar."""
-        batch = image.shape[0]
-        dtype = self.template.v_template.dtype
-        betas = torch.zeros(batch, self.template.flame.num_shape, dtype=dtype, device=image.device) if betas is None else betas
+        betas = self.zero_betas(image, betas)
         core, shell, _ = self.lift(image, betas, source_c2ws, source_intrs, source_flame_params)
         attrs = self.gs_heads(self.decode(core, shell), self.base_scale)
         return GaussianAvatar(**attrs, betas=betas, template=self.template, binding=self.binding)
-
-    def render_avatar(self, avatar: GaussianAvatar, flame_params, render_c2ws, render_intrs, render_bg_colors,
-                      size: int | None = None) -> dict[str, Tensor]:
-        """Animate and render: ``comp_rgb [B, N, H, W, 3]``, ``comp_mask [B, N, H, W, 1]``,
-        ``gs_xyz [B, N, G, 3]`` for ``N`` driven frames, frame ``n`` seen by camera ``n``."""
-        size = size or self.config.render_size
-        posed = avatar.animate(flame_params)
-        images, alphas = posed.render(render_c2ws, render_intrs, render_bg_colors, size, size)
-        return {"comp_rgb": images, "comp_mask": alphas, "gs_xyz": posed.means}
-
-    def forward(self, image, source_c2ws, source_intrs, render_c2ws, render_intrs, render_bg_colors,
-                flame_params, source_flame_params=None, render_images=None, data=None):
-        avatar = self.build_avatar(image, flame_params.get("betas"), source_c2ws, source_intrs, source_flame_params)
-        out = self.render_avatar(avatar, flame_params, render_c2ws, render_intrs, render_bg_colors)
-        out["avatar"] = avatar
-        return out
-
-    @torch.no_grad()
-    def infer_single_view(self, image, source_c2ws, source_intrs, render_c2ws, render_intrs, render_bg_colors,
-                          flame_params, source_flame_params=None):
-        return self.forward(image, source_c2ws, source_intrs, render_c2ws, render_intrs, render_bg_colors, flame_params,
-                            source_flame_params)
