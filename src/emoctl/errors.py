@@ -49,6 +49,20 @@ data                      :class:`DataError` from every entry point (manifest, d
                           the clip, file and field; ``verify`` reports the same messages
                           instead of raising; :class:`ArgumentTypeError` for a non-integer
                           dataset index
+backbones                 :class:`ShapeError` (images, cameras, betas, avatar attributes),
+                          :class:`ConfigError` (config fields, unknown arch),
+                          :class:`CheckpointError` (``load``/``save``: config, header, hash,
+                          missing shipped weights), :class:`ArgumentTypeError` (per-frame
+                          appearance on a model without ``build_avatar``),
+                          :class:`MissingDependencyError` (diffusers)
+losses, metrics           :class:`ShapeError` (mismatched images, sequences, masks, judge
+                          outputs), :class:`NonFiniteError` (judge outputs), :class:`ConfigError`
+                          (loss weights), :class:`CheckpointError` / :class:`MissingDependencyError`
+                          (LPIPS or face-mesh weights not on disk), :class:`UnknownEmotionError`
+train, eval               :class:`ConfigError` (training config, a resume with another config),
+                          :class:`DataError` (folders, data without reference cameras),
+                          :class:`CheckpointError` (check sets, saved models); the CLI turns each
+                          into one line and exit code 2
 ========================  =======================================================================
 """
 
