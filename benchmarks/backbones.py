@@ -64,11 +64,9 @@ def inputs(model, batch: int, frames: int, size: int, seed: int = 0):
 
 
 def build_kwargs(model, args):
+    """``build_avatar``'s keyword arguments (both backbones take the reference camera; LAM ignores it)."""
     image, sc, si, c2w, k, bg, flame = args
-    kw = {"betas": flame["betas"]}
-    if model.config.arch == "uv":
-        kw.update(source_c2ws=sc, source_intrs=si)
-    return kw
+    return {"betas": flame["betas"], "source_c2ws": sc, "source_intrs": si}
 
 
 def section_speed(models, threads):

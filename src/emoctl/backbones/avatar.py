@@ -18,7 +18,7 @@ sequence (per-frame emotion, :func:`blend_avatars`):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -98,9 +98,10 @@ class GaussianAvatar:
         for name, channels in ATTRIBUTES.items():
             value = getattr(self, name)
             tail = () if channels is None else (channels,)
-            ok = value.dim() in (2 + len(tail), 3 + len(tail)) and value.shape[0] == b and tuple(value.shape[-len(tail):] if tail else ()) == tail
-            ok = ok and value.shape[-1 - len(tail)] == n if value.dim() >= 2 else False
-            if not ok:
+            shape = tuple(value.shape)
+            # [B, N, *tail] or [B, T, N, *tail]
+            if shape not in ((b, n, *tail),) and not (len(shape) == 3 + len(tail) and shape[0] == b
+                                                       and shape[2:] == (n, *tail)):
                 expected = f"[{b}, (T,) {n}" + (f", {channels}]" if channels else "]")
                 raise ShapeError(f"GaussianAvatar.{name} must be {expected}, got {tuple(value.shape)}")
 
@@ -176,7 +177,3 @@ def blend_avatars(avatars: Sequence[GaussianAvatar], weights: Tensor, normalise:
     blended["quats"] = F.normalize(blended["quats"], dim=-1)
     return first.replace(**blended)
 
-
-def avatar_fields() -> tuple[str, ...]:
-    """The dataclass fields of :class:`GaussianAvatar` (for serialisers)."""
-    return tuple(f.name for f in fields(GaussianAvatar))

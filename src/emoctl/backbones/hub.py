@@ -44,6 +44,15 @@ _SHIPPED_ARCH = {"lam-ref": "lam", "uv-ref": "uv"}
 _MAX_CONFIG_BYTES = 4 << 20
 
 
+#: ``config.json`` fields that :func:`save` writes itself (``card_extra`` may not set them).
+RESERVED_FIELDS = frozenset({"format", "version", "arch", "model", "weights_sha256", "emoctl_version"})
+
+
+def card_extra_of(record: dict[str, Any]) -> dict[str, Any]:
+    """The ``card_extra`` a saved ``config.json`` record was written with (to save again with more)."""
+    return {k: v for k, v in record.items() if k not in RESERVED_FIELDS}
+
+
 def saved_state(model: nn.Module) -> dict[str, torch.Tensor]:
     """The tensors :func:`save` writes (the state dict less :data:`SKIPPED_PREFIXES`), contiguous, on the CPU."""
     return {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()
@@ -61,7 +70,7 @@ def save(model: nn.Module, folder: str | Path, card_extra: dict[str, Any] | None
     if config is None or not hasattr(config, "to_json"):
         raise CheckpointError(f"{type(model).__name__} has no config with to_json(); it is not a backbone")
     extra = dict(card_extra or {})
-    reserved = sorted(set(extra) & {"format", "version", "arch", "model", "weights_sha256", "emoctl_version"})
+    reserved = sorted(set(extra) & RESERVED_FIELDS)
     if reserved:
         raise CheckpointError(f"card_extra may not set {reserved}")
     state = saved_state(model)

@@ -27,7 +27,6 @@ from torch import Tensor, nn
 
 from emoctl.errors import ShapeError
 from emoctl.flame import FLAME, FlameModelData
-from emoctl.flame_schema import POSE_KEYS
 
 
 def farthest_point_indices(points: Tensor, count: int, start: int = 0) -> Tensor:
@@ -108,35 +107,21 @@ class HeadTemplate(nn.Module):
         from smplx.lbs import batch_rigid_transform, batch_rodrigues, blend_shapes, vertices2joints
 
         flame = self.flame
-        tensors, batch, frames = flame._prepare(flame_params)
-        steps = 1 if frames is None else frames
-        n = batch * steps
-        dev, dt = self.v_template.device, self.v_template.dtype
-
-        def per_frame(key: str, width: int) -> Tensor:
-            t = tensors.get(key)
-            if t is None:
-                return torch.zeros(n, width, device=dev, dtype=dt)
-            if t.shape[-1] < width:
-                t = nn.functional.pad(t, (0, width - t.shape[-1]))
-            if t.dim() == 2:
-                t = t.unsqueeze(1).expand(batch, steps, width)
-            return t.reshape(n, width)
-
-        coeffs = torch.cat([per_frame("betas", flame.num_shape), per_frame("expr", flame.num_expression)], dim=1)
-        pose = torch.cat([per_frame(k, 6 if k == "eyes_pose" else 3) for k in POSE_KEYS], dim=1)
+        coeffs, pose, translation, lead = flame.lbs_inputs(flame_params)
+        n = coeffs.shape[0]
+        dt = coeffs.dtype
         v_shaped = flame.v_template + blend_shapes(coeffs[:, : flame.num_shape], flame.shapedirs[..., : flame.num_shape])
         joints = vertices2joints(flame.J_regressor, v_shaped)
         v_expr = v_shaped + blend_shapes(coeffs[:, flame.num_shape:], flame.shapedirs[..., flame.num_shape:])
         rot = batch_rodrigues(pose.reshape(-1, 3)).reshape(n, -1, 3, 3)
-        eye = torch.eye(3, dtype=dt, device=dev)
+        eye = torch.eye(3, dtype=dt, device=coeffs.device)
         pose_feature = (rot[:, 1:] - eye).reshape(n, -1)
         v_posed = v_expr + torch.matmul(pose_feature, flame.posedirs).reshape(n, -1, 3)
         _, rel = batch_rigid_transform(rot, joints, flame.parents, dtype=dt)
         per_vertex = torch.einsum("vj,njab->nvab", flame.lbs_weights, rel)  # [n, V, 4, 4]
         homo = nn.functional.pad(v_posed, (0, 1), value=1.0)
         posed = torch.einsum("nvab,nvb->nva", per_vertex, homo)[..., :3]
-        posed = posed + per_frame("translation", 3).unsqueeze(1)
+        posed = posed + translation.unsqueeze(1)
         rotations = per_vertex[..., :3, :3]
-        lead = (batch, steps)
+        lead = lead if len(lead) == 2 else (lead[0], 1)
         return posed.reshape(*lead, -1, 3), rotations.reshape(*lead, -1, 3, 3)

@@ -11,36 +11,28 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from emoctl.eval.backbone_quality import avatar_inputs, driving_inputs, open_folder
+from emoctl.eval.backbone_quality import avatar_inputs, driving_inputs, item_indices, open_folder, select
 from emoctl.media import image_grid, save_png
 
 
-def _items(folder: str | Path, emotion: str) -> list[dict[str, Any]]:
-    data = open_folder(folder)
-    picked = []
-    for i in range(len(data)):
-        item = data[i]
-        if data.vocabulary[item["target_emotion"]] == emotion:
-            picked.append(item)
-    return picked
+def _items(data, emotion: str, identities: int | None = None) -> Iterator[dict[str, Any]]:
+    """The items of ``data`` whose target clip is ``emotion``, one per identity, read lazily."""
+    for i in item_indices(data, clips=(emotion,), per_identity=1, identities=identities):
+        yield data[i]
 
 
 @torch.no_grad()
 def _render(model, item, frame: int, view: int):
     image, kwargs = avatar_inputs(item)
     avatar = model.build_avatar(image, **kwargs)
-    frame = min(frame, item["target_frames"].shape[0] - 1)
-    view = min(view, item["target_frames"].shape[1] - 1)
-    one = dict(item)
-    one["target_frames"] = item["target_frames"][frame:frame + 1, view:view + 1]
-    one["target"] = {k: (v if k == "betas" else v[frame:frame + 1]) for k, v in item["target"].items()}
-    one["cameras"] = {**item["cameras"], "c2w": item["cameras"]["c2w"][view:view + 1], "K": item["cameras"]["K"][view:view + 1]}
-    flame, c2w, k, bg, targets = driving_inputs(one, 1)
+    flame, c2w, k, bg, targets = driving_inputs(select(item, [frame], [view]), 1)
     render = model.render_avatar(avatar, flame, c2w, k, bg, size=targets.shape[1])["comp_rgb"][0, 0].clamp(0, 1)
     return item["reference_image"].permute(1, 2, 0), render, targets[0]
 
@@ -48,7 +40,7 @@ def _render(model, item, frame: int, view: int):
 def identity_figure(model, folder: str | Path, out: str | Path, *, identities: int = 4, emotion: str = "neutral",
                     frame: int = 8, view: int = 0) -> Path:
     """PNG grid: one column per identity; rows reference, render, ground truth (module docstring)."""
-    items = _items(folder, emotion)[:identities]
+    items = list(_items(open_folder(folder), emotion, identities))
     rows = [_render(model, item, frame, view) for item in items]
     cells = [r[0] for r in rows] + [r[1] for r in rows] + [r[2] for r in rows]
     labels = ([f"{it['identity']} ref" for it in items] + ["render"] * len(items) + ["ground truth"] * len(items))
@@ -61,15 +53,15 @@ def baked_emotion_figure(model, folder: str | Path, out: str | Path, *, rows: in
                          view: int = 0) -> Path | None:
     """PNG grid: one row per identity whose reference shows an emotion: reference, render of its neutral
     clip, ground truth. ``None`` when the folder has no such identity."""
-    data_vocab = open_folder(folder).vocabulary
-    items = [it for it in _items(folder, "neutral") if it["reference_emotion"] > 0][:rows]
+    data = open_folder(folder)
+    items = list(itertools.islice((it for it in _items(data, "neutral") if it["reference_emotion"] > 0), rows))
     if not items:
         return None
     cells, labels = [], []
     for item in items:
         ref, render, truth = _render(model, item, frame, view)
         cells += [ref, render, truth]
-        labels += [f"ref: {data_vocab[item['reference_emotion']]}", "render (neutral)", "ground truth"]
+        labels += [f"ref: {data.vocabulary[item['reference_emotion']]}", "render (neutral)", "ground truth"]
     out = Path(out)
     save_png(image_grid([c.float() for c in cells], ncols=3, labels=labels), out)
     return out

@@ -14,7 +14,6 @@ render. The gap to it is what the backbone reads from the reference image.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,11 @@ from emoctl.errors import DataError
 
 
 def open_folder(folder: str | Path, frames: int | None = None) -> SyncedEmotionDataset:
-    """Every identity, anchor and emotion of a dataset folder as self-reenactment items (whole clips)."""
+    """Every identity, anchor and clip of a dataset folder as self-reenactment items of ``frames``
+    frames (default: whole clips), checked for reference cameras (the trainer's
+    :func:`~emoctl.train.batches.open_split`)."""
+    from emoctl.train.batches import open_split
+
     if frames is None:
         from emoctl.data.manifest import load_manifest
 
@@ -35,7 +38,28 @@ def open_folder(folder: str | Path, frames: int | None = None) -> SyncedEmotionD
         if not anchors:
             raise DataError(f"{folder} has no anchors")
         frames = min(int(a["num_frames"]) for a in anchors)
-    return SyncedEmotionDataset(folder, mode="self", split="all", frames_per_sample=frames, curves=False)
+    return open_split(folder, frames)
+
+
+def item_indices(data: SyncedEmotionDataset, *, clips: tuple[str, ...] | None = None,
+                 per_identity: int | None = None, identities: int | None = None) -> list[int]:
+    """Indices of ``data``'s items chosen from their plans alone (no file is read): target clips named
+    in ``clips`` (default: all), at most ``per_identity`` items per identity, of the first ``identities``
+    identities."""
+    chosen: list[int] = []
+    counts: dict[str, int] = {}
+    for i in range(len(data)):
+        plan = data.sample_plan(i)
+        ident = plan["identity"]
+        if clips is not None and plan["target_clip"] not in clips:
+            continue
+        if ident not in counts and identities is not None and len(counts) >= identities:
+            continue
+        if per_identity is not None and counts.get(ident, 0) >= per_identity:
+            continue
+        counts[ident] = counts.get(ident, 0) + 1
+        chosen.append(i)
+    return chosen
 
 
 def avatar_inputs(item: dict[str, Any], device: torch.device | str = "cpu") -> tuple[Tensor, dict[str, Tensor]]:
@@ -49,6 +73,17 @@ def avatar_inputs(item: dict[str, Any], device: torch.device | str = "cpu") -> t
         "source_intrs": item["reference_K"][None, None].float().to(device),
     }
     return image, kwargs
+
+
+def select(item: dict[str, Any], frames: list[int], views: list[int] | None = None) -> dict[str, Any]:
+    """``item`` restricted to some of its frames (indices clamped to the clip) and views."""
+    t, v = item["target_frames"].shape[:2]
+    f = torch.tensor([min(i, t - 1) for i in frames])
+    w = torch.arange(v) if views is None else torch.tensor([min(i, v - 1) for i in views])
+    cams = item["cameras"]
+    return {**item, "target_frames": item["target_frames"][f][:, w],
+            "target": {k: (x if k == "betas" else x[f]) for k, x in item["target"].items()},
+            "cameras": {**cams, "c2w": cams["c2w"][w], "K": cams["K"][w]}}
 
 
 def driving_inputs(item: dict[str, Any], frame_stride: int, device="cpu") -> tuple[dict[str, Tensor], Tensor, Tensor, Tensor, Tensor]:
@@ -75,22 +110,13 @@ def driving_inputs(item: dict[str, Any], frame_stride: int, device="cpu") -> tup
 def mean_avatar_colors(model, train_folder: str | Path, mean_identities: int = 32) -> Tensor:
     """``[N, 3]`` average colours of the avatars of the first ``mean_identities`` training identities."""
     data = open_folder(train_folder, frames=1)
-    seen: set[str] = set()
-    total, count = None, 0
-    for i in range(len(data)):
-        if count >= mean_identities:
-            break
-        item = data[i]
-        if item["identity"] in seen:
-            continue
-        seen.add(item["identity"])
-        image, kwargs = avatar_inputs(item)
+    chosen = item_indices(data, per_identity=1, identities=mean_identities)
+    total = None
+    for i in chosen:
+        image, kwargs = avatar_inputs(data[i])
         colors = model.build_avatar(image, **kwargs).colors[0]
         total = colors if total is None else total + colors
-        count += 1
-    if count == 0:
-        raise DataError(f"{train_folder} has no identities to average")
-    return total / count
+    return total / len(chosen)
 
 
 @dataclass
@@ -109,11 +135,9 @@ def _summary(values: dict[str, float]) -> dict[str, float]:
 
 @torch.no_grad()
 def evaluate_backbone(model, heldout_folder: str | Path, *, mean_colors: Tensor | None = None, frame_stride: int = 4,
-                      max_identities: int | None = None, progress: bool = True,
-                      on_item: Callable[[dict[str, Any], Tensor, Tensor], None] | None = None) -> dict[str, Any]:
+                      max_identities: int | None = None, progress: bool = True) -> dict[str, Any]:
     """Self-reenactment PSNR/SSIM per held-out identity (module docstring); with ``mean_colors [N, 3]``
-    the mean-avatar baseline too. ``on_item(item, renders [N, H, W, 3], targets)`` sees every rendered
-    item (figures). Returns ``{"psnr": {mean, std, min, max}, "ssim": ..., "per_identity": {...},
+    the mean-avatar baseline too. Returns ``{"psnr": {mean, std, min, max}, "ssim": ..., "per_identity": {...},
     "images": n, "mean_avatar": {...}, "gain_db": ..., "baked_references" / "neutral_references":
     {identities, psnr}}`` (identities whose reference image shows an emotion, and the others)."""
     from emoctl.metrics import psnr, ssim
@@ -122,9 +146,9 @@ def evaluate_backbone(model, heldout_folder: str | Path, *, mean_colors: Tensor 
     data = open_folder(heldout_folder)
     scores: dict[str, IdentityScores] = {}
     baked: dict[str, bool] = {}
-    avatars: dict[str, Any] = {}
+    avatar_of, avatar = None, None  # one identity's avatar at a time (items come grouped by identity)
     images = 0
-    order = range(len(data))
+    order = item_indices(data, identities=max_identities)
     if progress:
         from tqdm import tqdm
 
@@ -132,14 +156,11 @@ def evaluate_backbone(model, heldout_folder: str | Path, *, mean_colors: Tensor 
     for i in order:
         item = data[i]
         ident = item["identity"]
-        if ident not in avatars:
-            if max_identities is not None and ident not in scores and len(scores) >= max_identities:
-                continue
+        if ident != avatar_of:
             image, kwargs = avatar_inputs(item)
-            avatars = {ident: model.build_avatar(image, **kwargs)}  # one identity's avatar at a time
+            avatar_of, avatar = ident, model.build_avatar(image, **kwargs)
             scores.setdefault(ident, IdentityScores([], [], [], []))
             baked[ident] = int(item["reference_emotion"]) > 0
-        avatar = avatars[ident]
         flame, c2w, k, bg, targets = driving_inputs(item, frame_stride)
         size = targets.shape[1]
         renders = model.render_avatar(avatar, flame, c2w, k, bg, size=size)["comp_rgb"][0].clamp(0, 1)
@@ -152,8 +173,6 @@ def evaluate_backbone(model, heldout_folder: str | Path, *, mean_colors: Tensor 
             s.mean_psnr += psnr(base, targets).tolist()
             s.mean_ssim += ssim(base, targets).tolist()
         images += targets.shape[0]
-        if on_item is not None:
-            on_item(item, renders, targets)
     if not scores:
         raise DataError(f"{heldout_folder} has no clips to evaluate")
     per_identity = {i: {"psnr": sum(s.psnr) / len(s.psnr), "ssim": sum(s.ssim) / len(s.ssim),

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from emoctl.errors import CheckpointError, DataError
-from emoctl.eval.backbone_quality import avatar_inputs, driving_inputs, open_folder
+from emoctl.eval.backbone_quality import avatar_inputs, driving_inputs, item_indices, open_folder, select
 from emoctl.flame_schema import FRAME_KEYS
 
 #: The per-frame FLAME keys a check set stores (the one schema).
@@ -26,25 +26,16 @@ def export_check_set(folder: str | Path, out: str | Path, *, identities: int = 2
                      emotions: tuple[str, ...] = ("neutral", "happy")) -> Path:
     """Write the check set (module docstring): for each of the first ``identities`` identities of
     ``folder``, the given frames of its clips in ``emotions``, every view."""
-
     from emoctl._files import atomic_write_bytes
 
     data = open_folder(folder)
     tensors: dict[str, list[Tensor]] = {}
     chosen: list[str] = []
-    for i in range(len(data)):
+    for i in item_indices(data, clips=tuple(emotions), identities=identities):
         item = data[i]
-        name = data.vocabulary[item["target_emotion"]]
-        if name not in emotions:
-            continue
         if item["identity"] not in chosen:
-            if len(chosen) >= identities:
-                continue
             chosen.append(item["identity"])
-        picked = dict(item)
-        idx = torch.tensor([min(f, item["target_frames"].shape[0] - 1) for f in frames])
-        picked["target_frames"] = item["target_frames"][idx]
-        picked["target"] = {k: (v if k == "betas" else v[idx]) for k, v in item["target"].items()}
+        picked = select(item, list(frames))
         image, kwargs = avatar_inputs(picked)
         flame, c2w, k, bg, targets = driving_inputs(picked, 1)
         row = {"reference": (image[0, 0] * 255).round().to(torch.uint8), "betas": kwargs["betas"][0],

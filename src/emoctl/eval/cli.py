@@ -42,7 +42,7 @@ def eval_backbone_command(args: argparse.Namespace) -> int:
     import torch
 
     from emoctl._files import atomic_write_bytes
-    from emoctl.backbones.hub import load, read_config, save
+    from emoctl.backbones.hub import card_extra_of, load, read_config, save
     from emoctl.eval.backbone_figures import baked_emotion_figure, identity_figure
     from emoctl.eval.backbone_quality import evaluate_backbone, mean_avatar_colors
 
@@ -73,10 +73,8 @@ def eval_backbone_command(args: argparse.Namespace) -> int:
     atomic_write_bytes(out / "report.json", json.dumps(report, indent=1, sort_keys=True).encode())
     if args.record_in:
         record = read_config(Path(args.record_in))
-        extra = {k: v for k, v in record.items()
-                 if k not in {"format", "version", "arch", "model", "weights_sha256", "emoctl_version"}}
-        extra["evaluation"] = {k: v for k, v in report.items() if k != "per_identity"} | {
-            "per_identity": report["per_identity"]}
+        extra = card_extra_of(record)
+        extra["evaluation"] = report
         save(model, args.record_in, card_extra=extra)
     line = f"held-out PSNR {report['psnr']['mean']:.2f} dB (std {report['psnr']['std']:.2f}), SSIM {report['ssim']['mean']:.4f}"
     if "gain_db" in report:

@@ -89,9 +89,10 @@ class FLAME(nn.Module):
         )
         return checked.tensors, (1 if checked.batch is None else checked.batch), checked.frames
 
-    def forward(self, params: Mapping[str, Any]) -> FlameOutput:
-        from smplx.lbs import lbs
-
+    def lbs_inputs(self, params: Mapping[str, Any]) -> tuple[Tensor, Tensor, Tensor, tuple[int, ...]]:
+        """``params`` checked and flattened over batch and frames for LBS: ``(coefficients [n, S + E]``
+        (shape then expression, zero-padded), ``pose [n, 3 * 5 + 3]`` (``POSE_KEYS`` in order),
+        ``translation [n, 3]``, ``lead)`` with ``n = prod(lead)`` and ``lead = (B,)`` or ``(B, T)``."""
         tensors, batch, frames = self._prepare(params)
         steps = 1 if frames is None else frames
         n = batch * steps
@@ -109,17 +110,23 @@ class FLAME(nn.Module):
 
         coeffs = torch.cat([per_frame("betas", self.num_shape), per_frame("expr", self.num_expression)], dim=1)
         pose = torch.cat([per_frame(k, FIXED_SIZES[k]) for k in POSE_KEYS], dim=1)
+        lead = (batch,) if frames is None else (batch, frames)
+        return coeffs, pose, per_frame("translation", FIXED_SIZES["translation"]), lead
+
+    def forward(self, params: Mapping[str, Any]) -> FlameOutput:
+        from smplx.lbs import lbs
+
+        coeffs, pose, translation, lead = self.lbs_inputs(params)
         vertices, joints = lbs(
             coeffs, pose, self.v_template, self.shapedirs, self.posedirs, self.J_regressor, self.parents, self.lbs_weights
         )
-        translation = per_frame("translation", FIXED_SIZES["translation"]).unsqueeze(1)
+        translation = translation.unsqueeze(1)
         vertices = vertices + translation
         joints = joints + translation
         landmarks = None
         if self.lmk_vertex_idx is not None:
             corners = vertices[:, self.lmk_vertex_idx]  # [N, L, 3, 3]
             landmarks = torch.einsum("nlkc,lk->nlc", corners, self.lmk_bary_coords)
-        lead = (batch,) if frames is None else (batch, frames)
 
         def shaped(t: Tensor | None) -> Tensor | None:
             return None if t is None else t.reshape(*lead, *t.shape[1:])

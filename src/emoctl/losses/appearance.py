@@ -21,13 +21,14 @@ stays white, antialiased head borders count as head).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Mapping
 
 from torch import Tensor
 
-from emoctl.errors import ConfigError, ShapeError
+from emoctl.errors import ShapeError
 from emoctl.losses._images import check_images, check_mask, ssim_per_image, zero_like
+from emoctl.losses._weights import WeightsConfig
 
 #: A pixel whose channels are all at or above this is background (the synthetic world's white).
 FOREGROUND_THRESHOLD = 0.995
@@ -76,29 +77,13 @@ def offset_regulariser(offsets: Tensor, scale: float = 0.01) -> Tensor:
 
 
 @dataclass(frozen=True)
-class LossWeights:
+class LossWeights(WeightsConfig):
     """Weights of the reconstruction terms (0 turns a term off; it is then not computed)."""
 
     mse: float = 1.0
     dssim: float = 0.2
     alpha: float = 0.1
     offset: float = 0.01
-
-    def __post_init__(self) -> None:
-        for name, value in asdict(self).items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-                raise ConfigError(f"LossWeights.{name} must be a number >= 0, got {value!r}")
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any] | None) -> "LossWeights":
-        data = dict(data or {})
-        unknown = sorted(set(data) - set(asdict(cls())))
-        if unknown:
-            raise ConfigError(f"unknown loss weight(s) {unknown}; known: {sorted(asdict(cls()))}")
-        return cls(**data)
-
-    def to_json(self) -> dict[str, float]:
-        return asdict(self)
 
 
 def reconstruction_loss(pred: Tensor, target: Tensor, alpha: Tensor, mask: Tensor, offsets: Tensor,

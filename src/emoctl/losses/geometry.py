@@ -26,8 +26,7 @@ mouth error only when evaluating). Padded frames (``mask [B, T]`` bool, True = a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -36,13 +35,14 @@ from emoctl.errors import ArgumentTypeError, ConfigError, ShapeError
 from emoctl.flame.data import FlameModelData
 from emoctl.flame.layer import FLAME
 from emoctl.flame_schema import FLAME_SCHEMA, FlameSchema, split_expression_jaw
+from emoctl.losses._weights import WeightsConfig
 
 #: mm per FLAME unit (FLAME meshes are in metres).
 MM = 1000.0
 
 
 @dataclass(frozen=True)
-class GeometryLossWeights:
+class GeometryLossWeights(WeightsConfig):
     """Weights of the geometry terms (0 turns a term off; it is then not computed).
 
     The defaults are the demo's (``param`` 1, ``vertex`` 0.05: one mm² of mean squared vertex
@@ -54,23 +54,12 @@ class GeometryLossWeights:
     param: float = 1.0
     vertex: float = 0.05
 
+    kind = "geometry loss"
+
     def __post_init__(self) -> None:
-        for name, value in asdict(self).items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-                raise ConfigError(f"GeometryLossWeights.{name} must be a number >= 0, got {value!r}")
+        super().__post_init__()
         if not (self.param or self.vertex):
             raise ConfigError("GeometryLossWeights: every weight is 0, so there is no loss to compute")
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any] | None) -> "GeometryLossWeights":
-        data = dict(data or {})
-        unknown = sorted(set(data) - set(asdict(cls())))
-        if unknown:
-            raise ConfigError(f"unknown geometry loss weight(s) {unknown}; known: {sorted(asdict(cls()))}")
-        return cls(**data)
-
-    def to_json(self) -> dict[str, float]:
-        return asdict(self)
 
 
 class VertexLoss:
